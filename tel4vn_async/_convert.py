@@ -1,0 +1,180 @@
+"""The one cattrs converter, with every hook for the API's value quirks in one place.
+
+Quirks it absorbs: ``""``, Go's zero time and the Unix epoch as "no time"; zone-less
+``YYYY-MM-DD HH:MM:SS`` kept naive (never shifted); ISO 8601 with ``Z`` or an offset
+and 0 to 6 fractional digits made aware; ``"true"``/``"false"``/``"t"``/``"f"`` as bools;
+numbers sent as strings. Models whose class has a ``raw`` field keep the whole
+original mapping there, and a field may name the keys it is read from (``keys`` in its
+metadata) so drifting field names land on one attribute.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+
+__all__ = ["converter", "make_converter", "parse_datetime", "structure"]
+
+T = TypeVar("T")
+
+_DT_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?$",
+    re.IGNORECASE,
+)
+_NO_TIME_YEARS = (1, 1970)
+
+
+def parse_datetime(value: object) -> datetime | None:
+    """A datetime from any of the API's time formats, or None for "no time".
+
+    Raises:
+        ValueError: the value is not a time in any format the API uses.
+    """
+    if value is None or isinstance(value, datetime):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return None if value <= 0 else datetime.fromtimestamp(value, tz=timezone.utc)
+    if not isinstance(value, str):
+        raise ValueError(f"not a time: {value!r}")
+    text = value.strip()
+    if not text:
+        return None
+    match = _DT_RE.match(text)
+    if match is None:
+        raise ValueError(f"not a time: {value!r}")
+    year, month, day, hour, minute, second, frac, zone = match.groups()
+    micro = int((frac or "0")[:6].ljust(6, "0"))
+    tz: timezone | None = None
+    if zone:
+        if zone.upper() == "Z":
+            tz = timezone.utc
+        else:
+            sign = -1 if zone[0] == "-" else 1
+            digits = zone[1:].replace(":", "")
+            tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+    parsed = datetime(
+        int(year),
+        int(month),
+        int(day),
+        int(hour or 0),
+        int(minute or 0),
+        int(second or 0),
+        micro,
+        tzinfo=tz,
+    )
+    if (
+        parsed.year in _NO_TIME_YEARS
+        and parsed.month == 1
+        and parsed.day == 1
+        and (parsed.year == 1 or (tz is not None and parsed.timestamp() == 0))
+    ):
+        return None
+    return parsed
+
+
+_TRUE = frozenset({"true", "t", "1", "yes", "y", "on"})
+_FALSE = frozenset({"false", "f", "0", "no", "n", "off", ""})
+
+
+def _to_bool(value: object, _: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _to_int(value: object, _: object) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"not an integer: {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            as_float = float(text)
+            if as_float.is_integer():
+                return int(as_float)
+    raise ValueError(f"not an integer: {value!r}")
+
+
+def _to_float(value: object, _: object) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"not a number: {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        return float(value.strip())
+    raise ValueError(f"not a number: {value!r}")
+
+
+def _to_str(value: object, _: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"not a string: {value!r}")
+
+
+def _has_raw(cls: type) -> bool:
+    return attrs.has(cls) and any(f.name == "raw" for f in attrs.fields(cls))
+
+
+def _model_hook(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any, Any], Any]:
+    hints = typing.get_type_hints(cls)
+    plan = [
+        (f.name, tuple(f.metadata.get("keys", (f.name,))), hints[f.name])
+        for f in attrs.fields(cls)
+        if f.name != "raw" and f.init
+    ]
+
+    def structure_model(obj: Any, _: Any) -> Any:
+        if not isinstance(obj, Mapping):
+            raise TypeError(f"{cls.__name__} expects a JSON object, got {type(obj).__name__}")
+        kwargs: dict[str, Any] = {}
+        for name, keys, hint in plan:
+            for key in keys:
+                value = obj.get(key)
+                if value is not None:
+                    kwargs[name] = conv.structure(value, hint)
+                    break
+        return cls(**kwargs, raw=dict(obj))
+
+    return structure_model
+
+
+def make_converter() -> cattrs.Converter:
+    """Build the converter; every hook is registered here and nowhere else."""
+    conv = cattrs.Converter()
+    conv.register_structure_hook(bool, _to_bool)
+    conv.register_structure_hook(int, _to_int)
+    conv.register_structure_hook(float, _to_float)
+    conv.register_structure_hook(str, _to_str)
+    conv.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
+    conv.register_structure_hook_factory(_has_raw, lambda cls: _model_hook(conv, cls))
+    return conv
+
+
+converter = make_converter()
+
+
+def structure(data: object, cls: type[T]) -> T:
+    """Structure ``data`` into ``cls`` with the one converter."""
+    return converter.structure(data, cls)

@@ -1,0 +1,358 @@
+"""The pure core: requests as data, responses decoded into data or a typed error.
+
+Nothing here does I/O, so every rule about the API's many error shapes, its
+``Retry-After`` header and which failures may be retried is a plain function with
+plain unit tests. The I/O around it lives in ``_transport``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import date, datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import attrs
+
+from .errors import (
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    CallRejectedError,
+    ConnectError,
+    NotFoundError,
+    OutcomeUnknownError,
+    RateLimitError,
+    ServerError,
+    Tel4vnError,
+    TransportError,
+    UserBusyError,
+    UserNotRegisteredError,
+)
+
+__all__ = [
+    "Request",
+    "decode_response",
+    "error_from_body",
+    "format_query",
+    "parse_retry_after",
+    "redact",
+    "should_retry",
+]
+
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+SECRET_KEYS = frozenset(
+    {
+        "api_key",
+        "apikey",
+        "password",
+        "token",
+        "access_token",
+        "refresh_token",
+        "callback_apikey",
+        "authorization",
+    }
+)
+
+
+def redact(value: object) -> object:
+    """A copy of a JSON-like value with every secret-bearing key's value masked."""
+    if isinstance(value, Mapping):
+        return {k: "***" if str(k).lower() in SECRET_KEYS else redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+def _upper(method: str) -> str:
+    return method.upper()
+
+
+def _default_idempotent(instance: Request) -> bool:
+    return instance.method in _IDEMPOTENT_METHODS and not instance.places_call
+
+
+@attrs.frozen(repr=False)
+class Request:
+    """One API call, before it is sent.
+
+    Attributes:
+        method: the HTTP method, upper case.
+        path: the path below the base URL, with its leading slash and no query.
+        params: query parameters, already formatted as strings.
+        json: the JSON body, if any.
+        data: a non-JSON body (multipart form), if any.
+        auth: whether to send the bearer token.
+        places_call: the request can ring a phone (or import numbers to dial): it is
+            never retried once the server may have received it.
+        idempotent: sending it twice does no harm; defaults from the method.
+    """
+
+    method: str = attrs.field(converter=_upper)
+    path: str
+    params: Mapping[str, str] | None = None
+    json: Any = None
+    data: Any = None
+    auth: bool = True
+    places_call: bool = False
+    idempotent: bool = attrs.field(default=attrs.Factory(_default_idempotent, takes_self=True))
+
+    @property
+    def retry_safe(self) -> bool:
+        """Whether a failure after sending may be retried (reads and idempotent writes)."""
+        return self.idempotent and not self.places_call
+
+    def __repr__(self) -> str:
+        body = f", json={redact(self.json)!r}" if self.json is not None else ""
+        flags = ", places_call=True" if self.places_call else ""
+        return f"Request({self.method} {self.path}{body}{flags})"
+
+
+def format_query(params: Mapping[str, object]) -> dict[str, str]:
+    """Query parameters as the API expects them: None dropped, bools as true/false.
+
+    Dates are sent as ``YYYY-MM-DD`` and datetimes as ``YYYY-MM-DD HH:MM:SS``.
+    """
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, datetime):
+            out[key] = value.strftime("%Y-%m-%d %H:%M:%S")
+        elif isinstance(value, date):
+            out[key] = value.strftime("%Y-%m-%d")
+        else:
+            out[key] = str(getattr(value, "value", value))
+    return out
+
+
+# --------------------------------------------------------------------------- responses
+
+_CALL_ERRORS: dict[str, type[CallRejectedError]] = {
+    "USER_NOT_REGISTERED": UserNotRegisteredError,
+    "USER_BUSY": UserBusyError,
+}
+_FAIL_STATUSES = frozenset({"fail", "failed", "failure", "error"})
+_CODE_RE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
+_NOT_FOUND_RE = re.compile(r"not (?:be )?(?:found|exist)", re.IGNORECASE)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    base = datetime.now(timezone.utc).timestamp() if now is None else now
+    return max(0.0, when.timestamp() - base)
+
+
+def _as_int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+def _field_errors(value: object) -> dict[str, object]:
+    """``[{"phone_number": "Does not match ..."}]`` -> ``{"phone_number": "..."}``."""
+    out: dict[str, object] = {}
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if isinstance(item, Mapping):
+            for key, msg in item.items():
+                key = str(key)
+                out[key] = f"{out[key]}; {msg}" if key in out else msg
+    return out
+
+
+def _looks_failed(body: Mapping[str, Any]) -> bool:
+    status = body.get("status")
+    if isinstance(status, str) and status.strip().lower() in _FAIL_STATUSES:
+        return True
+    if body.get("success") is False:
+        return True
+    code = _as_int(body.get("code"))
+    if code is not None and (code >= 400 or 0 < code < 100):
+        return True
+    if body.get("error"):
+        return True
+    if isinstance(body.get("content"), list) and body["content"]:
+        return True
+    message = body.get("message")
+    # {"message": "successfully"} and {"message": "queue not found"} share one shape.
+    return (
+        isinstance(message, str)
+        and set(body) <= {"message", "status"}
+        and "success" not in message.lower()
+        and message.strip().lower() not in {"ok", "done", "created", "true"}
+    )
+
+
+def _message(body: Mapping[str, Any], details: Mapping[str, object], fallback: str) -> str:
+    for key in ("message", "content", "error", "msg"):
+        value = body.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    if details:
+        return "; ".join(f"{k}: {v}" for k, v in details.items())
+    return fallback
+
+
+def _error_code(body: Mapping[str, Any]) -> str | int | None:
+    error = body.get("error")
+    if isinstance(error, str) and _CODE_RE.match(error.strip()):
+        return error.strip()
+    code = body.get("code")
+    as_int = _as_int(code)
+    if as_int is not None:
+        return as_int
+    if isinstance(code, str) and code.strip():
+        return code.strip()
+    if isinstance(error, str) and error.strip():
+        return error.strip()
+    return None
+
+
+def _class_for_status(status: int) -> type[APIError] | None:
+    if status in (400, 422):
+        return BadRequestError
+    if status in (401, 403):
+        return AuthenticationError
+    if status == 404:
+        return NotFoundError
+    if status == 429:
+        return RateLimitError
+    if status >= 500:
+        return ServerError
+    if status >= 400:
+        return APIError
+    return None
+
+
+def error_from_body(
+    request: Request,
+    status: int,
+    body: object,
+    *,
+    retry_after: float | None = None,
+) -> APIError | None:
+    """The typed error a decoded response reports, or None when it reports success.
+
+    The most specific signal wins: a known call error code (``USER_NOT_REGISTERED``)
+    beats a ``code`` inside the body, which beats the HTTP status.
+    """
+    mapping: Mapping[str, Any] = body if isinstance(body, Mapping) else {}
+    if status < 400 and not (mapping and _looks_failed(mapping)):
+        return None
+
+    details = _field_errors(mapping.get("content")) or _field_errors(mapping.get("error"))
+    data = mapping.get("data")
+    if isinstance(data, Mapping) and data:
+        details.setdefault("data", dict(data))
+    code = _error_code(mapping)
+    message = _message(mapping, details, fallback=f"HTTP {status}")
+
+    body_status = _as_int(mapping.get("code"))
+    effective = body_status if body_status is not None and body_status >= 400 else None
+    if effective is None and status >= 400:
+        effective = status
+
+    cls: type[APIError]
+    if isinstance(code, str) and code in _CALL_ERRORS:
+        cls = _CALL_ERRORS[code]
+    elif effective is not None:
+        cls = _class_for_status(effective) or APIError
+    elif str(mapping.get("status", "")).strip().lower() in _FAIL_STATUSES:
+        cls = CallRejectedError
+    elif _NOT_FOUND_RE.search(message):
+        cls = NotFoundError
+    else:
+        cls = BadRequestError
+    return cls(
+        message,
+        status=status,
+        code=code,
+        details=details,
+        method=request.method,
+        path=request.path,
+        retry_after=retry_after,
+    )
+
+
+def decode_response(
+    request: Request,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+) -> Any:
+    """The JSON payload of a response, or raise the typed error it reports.
+
+    Raises:
+        APIError: a subclass chosen by ``error_from_body``.
+        TransportError: the body is not JSON (an HTML error page, a truncated body).
+        OutcomeUnknownError: the same, for a call-placing request whose answer is lost.
+    """
+    retry_after = parse_retry_after(headers.get("Retry-After"))
+    if not body.strip():
+        payload: Any = None
+    else:
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            kind = headers.get("Content-Type", "").split(";")[0] or "a non-JSON body"
+            text = f"HTTP {status}: expected JSON, got {kind}"
+            # A call-placing request answered 2xx (or 5xx other than 503) with garbage
+            # may well have rung the phone: its outcome is unknown.
+            unknown = request.places_call and (status < 400 or status >= 500) and status != 503
+            cls = OutcomeUnknownError if unknown else TransportError
+            raise cls(text, status=status, method=request.method, path=request.path) from None
+    error = error_from_body(request, status, payload, retry_after=retry_after)
+    if error is not None:
+        raise error
+    return payload
+
+
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_REFUSED_UNPROCESSED = frozenset({429, 503})
+
+
+def should_retry(request: Request, error: Tel4vnError) -> bool:
+    """Whether ``error`` may be retried for ``request`` (API.md section 3).
+
+    Reads retry connection errors, timeouts, 429 and 5xx. A call-placing or otherwise
+    non-idempotent request retries only when it provably never reached the server
+    (``ConnectError``) or the server refused it unprocessed (429, 503).
+    """
+    if isinstance(error, ConnectError):
+        return True
+    if isinstance(error, APIError):
+        statuses = {error.status}
+        if isinstance(error.code, int):
+            statuses.add(error.code)
+        allowed = _RETRY_STATUSES if request.retry_safe else _REFUSED_UNPROCESSED
+        return bool(statuses & allowed) and isinstance(error, RateLimitError | ServerError)
+    if isinstance(error, OutcomeUnknownError):
+        return False
+    if isinstance(error, TransportError):
+        if error.status is None:
+            return request.retry_safe
+        allowed = _RETRY_STATUSES if request.retry_safe else _REFUSED_UNPROCESSED
+        return error.status in allowed
+    return False

@@ -1,0 +1,115 @@
+"""The session manager: one valid bearer token, refreshed in a single flight."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from ._token import MemoryTokenStore, Token, TokenStore, needs_refresh
+
+__all__ = ["Session"]
+
+_log = logging.getLogger("tel4vn_async")
+
+
+class Session:
+    """Holds a client's bearer token and refreshes it before it expires.
+
+    Any number of concurrent callers that find the token missing or stale share one
+    token request (single flight). A failed refresh raises its error to every caller
+    waiting on it; the next call tries again. Get it as ``client.session``.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[], Awaitable[Token]],
+        *,
+        refresh_leeway: float = 60.0,
+        token_store: TokenStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._fetch = fetch
+        self._leeway = refresh_leeway
+        self._store: TokenStore = token_store if token_store is not None else MemoryTokenStore()
+        self._clock = clock
+        self._token: Token | None = None
+        self._inflight: asyncio.Future[Token] | None = None
+        # Tokens the server refused: never taken back from a shared store.
+        self._rejected: collections.deque[str] = collections.deque(maxlen=16)
+        self._held: collections.deque[str] = collections.deque(maxlen=16)
+        self.refresh_count = 0
+        """How many tokens this session fetched from the API (for monitoring)."""
+
+    def __repr__(self) -> str:
+        state = "no token" if self._token is None else repr(self._token)
+        return f"Session({state}, refresh_leeway={self._leeway})"
+
+    @property
+    def current(self) -> Token | None:
+        """The token in hand, without fetching or checking it."""
+        return self._token
+
+    async def token(self) -> Token:
+        """A valid token, fetched from the api_key when there is none or it is stale.
+
+        Raises:
+            AuthenticationError: the token endpoint refused the api_key.
+            TransportError: the token endpoint could not be reached.
+        """
+        token = self._token
+        if token is not None and not needs_refresh(token, self._clock(), self._leeway):
+            return token
+        inflight = self._inflight
+        if inflight is None:
+            inflight = self._inflight = asyncio.ensure_future(self._obtain())
+            inflight.add_done_callback(_consume_exception)
+        # shield: one impatient caller cancelling must not cancel everyone's refresh.
+        return await asyncio.shield(inflight)
+
+    def invalidate(self, token: Token) -> None:
+        """Forget ``token`` after the server refused it; a newer token is kept."""
+        self._rejected.append(token.access_token)
+        if self._token is not None and self._token.access_token == token.access_token:
+            self._token = None
+
+    async def _obtain(self) -> Token:
+        try:
+            stored = await self._store.load()
+            if (
+                stored is not None
+                and stored.access_token not in self._rejected
+                and not needs_refresh(stored, self._clock(), self._leeway)
+            ):
+                self._token = stored
+                self._held.append(stored.access_token)
+                return stored
+            self.refresh_count += 1
+            _log.debug("fetching a new access token")
+            token = await self._fetch()
+            self._token = token
+            self._held.append(token.access_token)
+            await self._store.save(token)
+            return token
+        finally:
+            # Cleared as the task ends, so a caller arriving after a failure starts afresh.
+            self._inflight = None
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every token string this session has held, for scrubbing error text."""
+        return (*self._held, *self._rejected)
+
+    async def close(self) -> None:
+        """Cancel a refresh in flight."""
+        inflight = self._inflight
+        if inflight is not None and not inflight.done():
+            inflight.cancel()
+            await asyncio.wait([inflight])
+
+
+def _consume_exception(task: asyncio.Future[Token]) -> None:
+    # Mark the exception retrieved: every waiter may have been cancelled already.
+    if not task.cancelled():
+        task.exception()

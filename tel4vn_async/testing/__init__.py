@@ -1,0 +1,11 @@
+"""Testing aids: ``FakeTel4vn``, an in-memory TEL4VN server, and its fault injection.
+
+``async with FakeTel4vn() as fake:`` serves both API families on 127.0.0.1;
+``fake.url`` and ``fake.api_key`` configure a client. The pytest plugin
+(``tel4vn_async.testing.pytest_plugin``, registered automatically) gives it as the
+``fake_tel4vn`` fixture.
+"""
+
+from ._fake import FAKE, FakeTel4vn, Fault, LoggedRequest, json_response
+
+__all__ = ["FAKE", "FakeTel4vn", "Fault", "LoggedRequest", "json_response"]

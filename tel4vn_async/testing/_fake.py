@@ -1,0 +1,326 @@
+"""``FakeTel4vn``: an in-memory TEL4VN server on 127.0.0.1, for tests and the demo.
+
+The server is an ``aiohttp.web`` application. Each API area adds its handlers from its
+own module (``_auth``, ``_endpoints``, ...) through ``ROUTES``; a handler reads and writes
+the fake's state through ``request.app[FAKE]``. Around every handler sit three layers:
+the request log, fault injection, and the bearer-token check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import itertools
+import json
+import secrets
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any, Literal
+
+import attrs
+from aiohttp import web
+
+__all__ = ["FAKE", "FakeTel4vn", "Fault", "LoggedRequest", "json_response"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+TokenStyle = Literal["callcenter", "autocall", "pbx", "flat", "duration", "none", "past"]
+
+FAKE: web.AppKey[FakeTel4vn] = web.AppKey("tel4vn_fake")
+# The log entry of the request being handled: the middlewares run in one task.
+_ENTRY: contextvars.ContextVar[LoggedRequest] = contextvars.ContextVar("tel4vn_fake_entry")
+_AUTH_FREE = frozenset({"/v1/auth", "/v1/auth/token", "/v2/auth/token"})
+
+
+def json_response(body: object, status: int = 200) -> web.Response:
+    """A JSON response the way the real servers send it."""
+    return web.Response(
+        text=json.dumps(body, ensure_ascii=False), status=status, content_type="application/json"
+    )
+
+
+@attrs.frozen
+class Fault:
+    """Something to go wrong with a request instead of (or around) its normal handling.
+
+    Attributes:
+        status: answer with this status (and ``body``) instead of running the handler.
+        body: the JSON body to answer with; a default error body when None.
+        headers: extra response headers.
+        retry_after: sets the ``Retry-After`` header, in seconds.
+        html: answer with an HTML page (as a proxy would) instead of JSON.
+        malformed: answer with a truncated JSON body.
+        delay: wait this long before anything else.
+        drop: ``"before"`` closes the connection without running the handler;
+            ``"after"`` runs the handler (its effects happen) and then closes the
+            connection instead of answering.
+    """
+
+    status: int | None = None
+    body: Any = None
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    retry_after: float | None = None
+    html: bool = False
+    malformed: bool = False
+    delay: float = 0.0
+    drop: Literal["before", "after"] | None = None
+
+
+@attrs.define
+class LoggedRequest:
+    """A request as the fake received it."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    received_at: float
+    fault: Fault | None = None
+    status: int | None = None
+    """The status answered; None when the connection was dropped."""
+    handled: bool = False
+    """Whether the endpoint's handler ran (its effects happened)."""
+
+    @property
+    def json(self) -> Any:
+        """The body decoded as JSON, or None."""
+        try:
+            return json.loads(self.body) if self.body else None
+        except ValueError:
+            return None
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token sent, without its ``Bearer`` prefix."""
+        value = self.headers.get("Authorization")
+        if value is None:
+            return None
+        return value[7:] if value.lower().startswith("bearer ") else value
+
+
+class FakeTel4vn:
+    """An in-memory TEL4VN server (both API families) on 127.0.0.1 and a random port.
+
+    ``async with FakeTel4vn() as fake:`` starts it; ``fake.url`` and ``fake.api_key`` are
+    what a client needs. ``fake.requests`` logs every request received; ``inject``
+    queues faults; ``token_lifetime``, ``token_style`` and ``revoke_tokens`` steer auth.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        username: str = "admin@test.tel4vn.com",
+        password: str | None = None,
+        token_lifetime: float | None = 3600.0,
+        token_style: TokenStyle | None = None,
+        port: int = 0,
+    ) -> None:
+        self.api_key = api_key or f"test-{secrets.token_hex(8)}"
+        self.username = username
+        self.password = password or secrets.token_hex(6)
+        self.token_lifetime = token_lifetime
+        """Seconds a new token lives; None: forever, with no expiry in the response."""
+        self.token_style: TokenStyle | None = token_style
+        """The token response shape; None answers each family in its reference shape."""
+        self.requests: list[LoggedRequest] = []
+        self.dials: defaultdict[str, int] = defaultdict(int)
+        """How often each phone number was rung by a call-placing endpoint."""
+        self.state: dict[str, Any] = {}
+        """Per-area in-memory data, keyed by area; endpoint modules own their keys."""
+        self._tokens: dict[str, float | None] = {}
+        self._faults: defaultdict[str, list[tuple[str | None, Fault]]] = defaultdict(list)
+        self._ids = itertools.count(1)
+        self._port = port
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    def __repr__(self) -> str:
+        return f"FakeTel4vn(url={self.url!r}, api_key='***', requests={len(self.requests)})"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def make_app(self) -> web.Application:
+        """The aiohttp application, for embedding the fake in another server."""
+        from ._routes import ROUTES
+
+        app = web.Application(middlewares=[self._log_mw, self._fault_mw, self._auth_mw])
+        app[FAKE] = self
+        app.add_routes(ROUTES)
+        return app
+
+    async def start(self) -> FakeTel4vn:
+        """Start serving on 127.0.0.1; ``url`` is set once this returns."""
+        self._runner = web.AppRunner(
+            self.make_app(), access_log=None, handle_signals=False, shutdown_timeout=0.5
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self._port)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def close(self) -> None:
+        """Stop serving and close every connection."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> FakeTel4vn:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ test controls
+
+    def inject(
+        self,
+        path: str,
+        fault: Fault | None = None,
+        *,
+        method: str | None = None,
+        times: int = 1,
+        **fields: Any,
+    ) -> None:
+        """Queue a fault for the next ``times`` requests to ``path`` ("*" for any path).
+
+        ``fake.inject("/v2/call", status=503, retry_after=1)`` is short for
+        ``fake.inject("/v2/call", Fault(status=503, retry_after=1))``.
+        """
+        fault = fault or Fault(**fields)
+        self._faults[path].extend([(method.upper() if method else None, fault)] * times)
+
+    def clear_faults(self) -> None:
+        """Drop every fault not yet used."""
+        self._faults.clear()
+
+    def revoke_tokens(self) -> None:
+        """Invalidate every token issued so far: their next use gets a 401."""
+        self._tokens.clear()
+
+    def issue_token(self) -> str:
+        """A new valid token (what the token endpoints hand out)."""
+        token = secrets.token_urlsafe(24)
+        lifetime = self.token_lifetime
+        self._tokens[token] = None if lifetime is None else time.time() + lifetime
+        return token
+
+    def token_valid(self, token: str | None) -> bool:
+        if token is None or token not in self._tokens:
+            return False
+        expires = self._tokens[token]
+        return expires is None or time.time() < expires
+
+    def next_id(self, prefix: str = "") -> str:
+        """A fresh id in the UUID shape the API uses."""
+        n = next(self._ids)
+        return f"{prefix}{n:08x}-0000-4000-8000-{secrets.token_hex(6)}"
+
+    def received(self, path: str | None = None, method: str | None = None) -> list[LoggedRequest]:
+        """The logged requests, filtered by path and method."""
+        return [
+            r
+            for r in self.requests
+            if (path is None or r.path == path) and (method is None or r.method == method.upper())
+        ]
+
+    def count(self, path: str | None = None, method: str | None = None) -> int:
+        """How many requests to ``path`` (and ``method``) arrived."""
+        return len(self.received(path, method))
+
+    @property
+    def token_requests(self) -> int:
+        """How many token requests arrived, on either family's endpoint."""
+        return self.count("/v2/auth/token") + self.count("/v1/auth/token")
+
+    # ------------------------------------------------------------------ middlewares
+
+    def _next_fault(self, request: web.Request) -> Fault | None:
+        for key in (request.path, "*"):
+            queue = self._faults.get(key)
+            if not queue:
+                continue
+            for i, (method, fault) in enumerate(queue):
+                if method is None or method == request.method:
+                    del queue[i]
+                    return fault
+        return None
+
+    @web.middleware
+    async def _log_mw(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        entry = LoggedRequest(
+            method=request.method,
+            path=request.path,
+            query=dict(request.query),
+            headers=dict(request.headers),
+            body=await request.read(),
+            received_at=time.time(),
+        )
+        self.requests.append(entry)
+        _ENTRY.set(entry)
+        response = await handler(request)
+        entry.status = response.status
+        return response
+
+    @web.middleware
+    async def _fault_mw(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        fault = self._next_fault(request)
+        _ENTRY.get().fault = fault
+        if fault is None:
+            return await handler(request)
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault.drop == "before":
+            _drop(request)
+        if fault.drop == "after":
+            await handler(request)
+            _drop(request)
+        headers = dict(fault.headers)
+        if fault.retry_after is not None:
+            headers["Retry-After"] = f"{fault.retry_after:g}"
+        status = fault.status or 200
+        if fault.html:
+            page = f"<html><body><h1>{status} Bad Gateway</h1>nginx</body></html>"
+            return web.Response(text=page, status=status, content_type="text/html", headers=headers)
+        if fault.malformed:
+            return web.Response(
+                text='{"data": [{"id": ',
+                status=status,
+                content_type="application/json",
+                headers=headers,
+            )
+        if fault.status is None:
+            return await handler(request)
+        body = (
+            fault.body
+            if fault.body is not None
+            else {"code": status, "content": f"injected {status}", "error": "Injected"}
+        )
+        response = json_response(body, status)
+        response.headers.update(headers)
+        return response
+
+    @web.middleware
+    async def _auth_mw(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        entry = _ENTRY.get()
+        if request.path not in _AUTH_FREE and not self.token_valid(entry.token):
+            return json_response(
+                {"code": 401, "content": "Unauthorized", "error": "Unauthorized"}, 401
+            )
+        entry.handled = True
+        return await handler(request)
+
+
+def _drop(request: web.Request) -> None:
+    """Close the connection without an answer; the client sees it drop."""
+    request.protocol.force_close()
+    raise asyncio.CancelledError
