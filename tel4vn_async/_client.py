@@ -20,6 +20,7 @@ from .errors import (
     AuthenticationError,
     ClientClosedError,
     ConfigurationError,
+    ConnectError,
     Tel4vnError,
     TransportError,
 )
@@ -30,8 +31,11 @@ __all__ = ["BaseClient"]
 _C = TypeVar("_C", bound="BaseClient")
 
 
-def _is_unauthorized(error: APIError) -> bool:
-    return isinstance(error, AuthenticationError) and 401 in (error.status, error.code)
+def _is_unauthorized(error: Tel4vnError) -> bool:
+    if isinstance(error, APIError):
+        return isinstance(error, AuthenticationError) and 401 in (error.status, error.code)
+    # A 401 with an HTML or empty-ish body still means "this token was refused".
+    return isinstance(error, TransportError) and error.status == 401
 
 
 class BaseClient:
@@ -173,7 +177,7 @@ class BaseClient:
             token = await self.session.token()
             try:
                 return await self._transport.send(request, token.access_token)
-            except APIError as error:
+            except (APIError, TransportError) as error:
                 if not _is_unauthorized(error):
                     raise
                 self.session.invalidate(token)
@@ -196,6 +200,15 @@ class BaseClient:
                 status=error.status,
                 code=error.code,
                 details=error.details,
+                method=request.method,
+                path=request.path,
+            ) from error
+        except TransportError as error:
+            if error.status is None or isinstance(error, ConnectError):
+                raise  # unreachable, not refusing: a transport problem
+            raise AuthenticationError(
+                f"the token endpoint answered HTTP {error.status} without a token",
+                status=error.status,
                 method=request.method,
                 path=request.path,
             ) from error

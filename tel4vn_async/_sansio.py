@@ -322,7 +322,13 @@ def decode_response(
             # may well have rung the phone: its outcome is unknown.
             unknown = request.places_call and (status < 400 or status >= 500) and status != 503
             cls = OutcomeUnknownError if unknown else TransportError
-            raise cls(text, status=status, method=request.method, path=request.path) from None
+            raise cls(
+                text,
+                status=status,
+                method=request.method,
+                path=request.path,
+                retry_after=retry_after,
+            ) from None
     error = error_from_body(request, status, payload, retry_after=retry_after)
     if error is not None:
         raise error

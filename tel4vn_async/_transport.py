@@ -164,6 +164,8 @@ class Transport:
         extra: dict[str, Any] = {}
         if not request.retry_safe and request.method in _AIOHTTP_RESENDS:
             extra["middlewares"] = (*getattr(http, "_middlewares", ()), _no_resend)
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("sending %r params=%s", request, sorted(request.params or ()))
         started = time.perf_counter()
         try:
             async with http.request(
@@ -174,7 +176,9 @@ class Transport:
                 data=request.data,
                 headers=headers,
                 timeout=self._timeout,
-                allow_redirects=False,
+                # The spec's curl lines follow redirects (-L); only reads may, as a redirected
+                # POST turns into a GET and a call-placing request must go out exactly once.
+                allow_redirects=request.retry_safe,
                 **extra,
             ) as response:
                 body = await response.read()
@@ -184,6 +188,10 @@ class Transport:
                 method=request.method,
                 path=request.path,
             ) from exc
+        except RuntimeError as exc:
+            if self._closed:  # closed while this request was in flight
+                raise ClientClosedError("the client was closed during the request") from exc
+            raise
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             cls = OutcomeUnknownError if request.places_call else TransportError
             what = "timed out" if isinstance(exc, asyncio.TimeoutError) else "connection lost"

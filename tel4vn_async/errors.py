@@ -95,6 +95,7 @@ class TransportError(Tel4vnError):
     Attributes:
         status: the HTTP status when a response arrived but could not be decoded.
         method, path: the request that failed.
+        retry_after: the response's ``Retry-After``, in seconds, when it had one.
     """
 
     def __init__(
@@ -104,11 +105,13 @@ class TransportError(Tel4vnError):
         status: int | None = None,
         method: str | None = None,
         path: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.method = method
         self.path = path
+        self.retry_after = retry_after
 
 
 class ConnectError(TransportError):

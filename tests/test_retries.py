@@ -92,8 +92,11 @@ async def test_max_retries_zero_sends_once(fake: FakeTel4vn, make_cc: ClientFact
     assert fake.count("/v2/call") == 1
 
 
-async def test_retry_after_is_waited_out(fake: FakeTel4vn, cc: CallCenterClient) -> None:
-    fake.inject("/v2/call", status=429, retry_after=0.3)
+@pytest.mark.parametrize("html", [False, True])
+async def test_retry_after_is_waited_out(
+    fake: FakeTel4vn, cc: CallCenterClient, html: bool
+) -> None:
+    fake.inject("/v2/call", status=429, retry_after=0.3, html=html)
 
     await cc.request("GET", "/v2/call")
 

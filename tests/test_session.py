@@ -212,3 +212,43 @@ async def test_a_token_refused_by_the_server_is_not_taken_back_from_the_store(
 
     assert fake.token_requests == 2
     assert [r.status for r in fake.received("/v2/call")] == [200, 200, 401, 200, 401, 200]
+
+
+async def test_a_401_with_an_html_body_still_refreshes_the_token(
+    fake: FakeTel4vn, cc: CallCenterClient
+) -> None:
+    await cc.request("GET", "/v2/call")
+    fake.inject("/v2/call", status=401, html=True)
+
+    assert await cc.request("GET", "/v2/call") == {"data": [], "total": 0}
+    assert fake.token_requests == 2
+
+
+@pytest.mark.parametrize("html", [True, False])
+async def test_a_token_endpoint_answering_an_error_page_raises_authentication_error(
+    fake: FakeTel4vn, make_cc: ClientFactory, html: bool
+) -> None:
+    cc = make_cc(max_retries=0)
+    fake.inject("/v2/auth/token", status=404, html=html)
+
+    with pytest.raises(AuthenticationError) as info:
+        await cc.session.token()
+
+    assert info.value.status == 404
+    assert fake.token_requests == 1
+
+
+async def test_a_token_from_the_store_is_used_without_a_token_request(
+    fake: FakeTel4vn, make_cc: ClientFactory
+) -> None:
+    first = make_cc()
+    await first.request("GET", "/v2/call")
+    token = await first.session.token()
+    store = MemoryTokenStore()
+    await store.save(Token.from_dict(token.to_dict()))
+
+    second = make_cc(token_store=store)
+    await second.request("GET", "/v2/call")
+
+    assert fake.token_requests == 1
+    assert fake.received("/v2/call")[-1].token == token.access_token
