@@ -1,0 +1,46 @@
+"""The command line and the examples, run as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tel4vn_async.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_demo_logs_in_and_shows_the_token_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+
+    out = capsys.readouterr().out
+    assert "logged in as admin" in out
+    assert "access_token='***'" in out
+    assert "100 concurrent requests, 1 token request(s)" in out
+    assert "autocall token expires at" in out
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tel4vn_async", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert done.stdout.startswith("tel4vn_async ")
+
+
+@pytest.mark.parametrize("script", sorted((ROOT / "examples").glob("*.py")), ids=lambda p: p.name)
+def test_each_example_runs_against_the_fake(script: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEL4VN_")}
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip()
+    assert "Traceback" not in done.stderr
