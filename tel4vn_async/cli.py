@@ -46,7 +46,7 @@ async def demo() -> int:
 
 async def sandbox(port: int) -> int:
     """Serve the fake on 127.0.0.1 until interrupted."""
-    fake = FakeTel4vn(port=port)
+    fake = FakeTel4vn(port=port, keep_requests=10_000)
     await fake.start()
     print(f"FakeTel4vn on {fake.url}")
     print(f"  export TEL4VN_BASE_URL={fake.url}")

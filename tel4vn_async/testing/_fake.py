@@ -9,6 +9,7 @@ the request log, fault injection, and the bearer-token check.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import itertools
 import json
@@ -106,6 +107,8 @@ class FakeTel4vn:
     ``async with FakeTel4vn() as fake:`` starts it; ``fake.url`` and ``fake.api_key`` are
     what a client needs. ``fake.requests`` logs every request received; ``inject``
     queues faults; ``token_lifetime``, ``token_style`` and ``revoke_tokens`` steer auth.
+    A long-running fake (a sandbox, a benchmark) should set ``keep_requests`` to bound
+    its log.
     """
 
     def __init__(
@@ -117,6 +120,7 @@ class FakeTel4vn:
         token_lifetime: float | None = 3600.0,
         token_style: TokenStyle | None = None,
         port: int = 0,
+        keep_requests: int | None = None,
     ) -> None:
         self.api_key = api_key or f"test-{secrets.token_hex(8)}"
         self.username = username
@@ -125,7 +129,8 @@ class FakeTel4vn:
         """Seconds a new token lives; None: forever, with no expiry in the response."""
         self.token_style: TokenStyle | None = token_style
         """The token response shape; None answers each family in its reference shape."""
-        self.requests: list[LoggedRequest] = []
+        self.requests: collections.deque[LoggedRequest] = collections.deque(maxlen=keep_requests)
+        """Every request received, oldest first (the newest ``keep_requests`` if set)."""
         self.dials: defaultdict[str, int] = defaultdict(int)
         """How often each phone number was rung by a call-placing endpoint."""
         self.state: dict[str, Any] = {}
@@ -262,7 +267,8 @@ class FakeTel4vn:
             path=request.path,
             query=dict(request.query),
             headers=dict(request.headers),
-            body=await request.read(),
+            # Uploads stream to their handler: the log never holds a whole file.
+            body=b"" if request.content_type.startswith("multipart/") else await request.read(),
             received_at=time.time(),
         )
         self.requests.append(entry)
