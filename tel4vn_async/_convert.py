@@ -3,7 +3,8 @@
 Quirks it absorbs: ``""``, Go's zero time and the Unix epoch as "no time"; zone-less
 ``YYYY-MM-DD HH:MM:SS`` kept naive (never shifted); ISO 8601 with ``Z`` or an offset
 and 0 to 6 fractional digits made aware; ``"true"``/``"false"``/``"t"``/``"f"`` as bools;
-numbers sent as strings. Models whose class has a ``raw`` field keep the whole
+numbers sent as strings; stray whitespace around strings (ids with a trailing space).
+Models whose class has a ``raw`` field keep the whole
 original mapping there, and a field may name the keys it is read from (``keys`` in its
 metadata) so drifting field names land on one attribute.
 """
@@ -127,7 +128,7 @@ def _to_float(value: object, _: object) -> float:
 
 def _to_str(value: object, _: object) -> str:
     if isinstance(value, str):
-        return value
+        return value.strip()  # ids arrive with stray spaces; ``raw`` keeps the original
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     raise ValueError(f"not a string: {value!r}")

@@ -8,6 +8,7 @@ plain unit tests. The I/O around it lives in ``_transport``.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
@@ -137,6 +138,8 @@ _CALL_ERRORS: dict[str, type[CallRejectedError]] = {
     "USER_BUSY": UserBusyError,
 }
 _FAIL_STATUSES = frozenset({"fail", "failed", "failure", "error"})
+_SUCCESS_STATUSES = frozenset({"success", "successful", "successfully", "ok"})
+_ENVELOPE_KEYS = frozenset({"status", "error", "message", "code", "content", "success"})
 _CODE_RE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
 _NOT_FOUND_RE = re.compile(r"not (?:be )?(?:found|exist)", re.IGNORECASE)
 
@@ -147,9 +150,11 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -184,7 +189,12 @@ def _field_errors(value: object) -> dict[str, object]:
 
 def _looks_failed(body: Mapping[str, Any]) -> bool:
     status = body.get("status")
-    if isinstance(status, str) and status.strip().lower() in _FAIL_STATUSES:
+    status = status.strip().lower() if isinstance(status, str) else None
+    # A flat record (a CDR) has a "status" of its own: "fail" there is data, not an error,
+    # unless the body is an error envelope with nothing else in it.
+    if status in _FAIL_STATUSES and (
+        body.get("error") or body.get("message") or set(body) <= _ENVELOPE_KEYS
+    ):
         return True
     if body.get("success") is False:
         return True
@@ -199,6 +209,7 @@ def _looks_failed(body: Mapping[str, Any]) -> bool:
     # {"message": "successfully"} and {"message": "queue not found"} share one shape.
     return (
         isinstance(message, str)
+        and status not in _SUCCESS_STATUSES
         and set(body) <= {"message", "status"}
         and "success" not in message.lower()
         and message.strip().lower() not in {"ok", "done", "created", "true"}
@@ -310,6 +321,14 @@ def decode_response(
         OutcomeUnknownError: the same, for a call-placing request whose answer is lost.
     """
     retry_after = parse_retry_after(headers.get("Retry-After"))
+    if 300 <= status < 400:
+        # Redirects are followed for reads only; for anything else one is no answer at all.
+        raise TransportError(
+            f"HTTP {status}: redirected to {headers.get('Location', 'nowhere')!r}, not followed",
+            status=status,
+            method=request.method,
+            path=request.path,
+        )
     if not body.strip():
         payload: Any = None
     else:
@@ -335,8 +354,15 @@ def decode_response(
     return payload
 
 
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _REFUSED_UNPROCESSED = frozenset({429, 503})
+
+
+def _retryable_status(status: int | None, retry_safe: bool) -> bool:
+    if status is None:
+        return False
+    if retry_safe:
+        return status == 429 or 500 <= status <= 599
+    return status in _REFUSED_UNPROCESSED
 
 
 def should_retry(request: Request, error: Tel4vnError) -> bool:
@@ -349,16 +375,16 @@ def should_retry(request: Request, error: Tel4vnError) -> bool:
     if isinstance(error, ConnectError):
         return True
     if isinstance(error, APIError):
-        statuses = {error.status}
-        if isinstance(error.code, int):
-            statuses.add(error.code)
-        allowed = _RETRY_STATUSES if request.retry_safe else _REFUSED_UNPROCESSED
-        return bool(statuses & allowed) and isinstance(error, RateLimitError | ServerError)
+        if not isinstance(error, RateLimitError | ServerError):
+            return False
+        code = error.code if isinstance(error.code, int) else None
+        return _retryable_status(error.status, request.retry_safe) or _retryable_status(
+            code, request.retry_safe
+        )
     if isinstance(error, OutcomeUnknownError):
         return False
     if isinstance(error, TransportError):
         if error.status is None:
             return request.retry_safe
-        allowed = _RETRY_STATUSES if request.retry_safe else _REFUSED_UNPROCESSED
-        return error.status in allowed
+        return _retryable_status(error.status, request.retry_safe)
     return False

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import gc
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -15,9 +17,16 @@ FAST_RETRY = RetryPolicy(backoff_base=0.005, backoff_max=0.02, max_retry_after=5
 
 
 @pytest.fixture
-def fake(fake_tel4vn: FakeTel4vn) -> FakeTel4vn:
-    """The fake server, started by the package's pytest plugin."""
-    return fake_tel4vn
+def fake(fake_tel4vn: FakeTel4vn, caplog: pytest.LogCaptureFixture) -> Iterator[FakeTel4vn]:
+    """The fake server, started by the package's pytest plugin.
+
+    After the test, fails it if aiohttp reported an unclosed session or connector.
+    """
+    caplog.set_level(logging.ERROR, logger="asyncio")
+    yield fake_tel4vn
+    gc.collect()
+    leaks = [r.getMessage() for r in caplog.records if "Unclosed" in r.getMessage()]
+    assert leaks == []
 
 
 ClientFactory = Callable[..., CallCenterClient]
