@@ -252,3 +252,21 @@ async def test_no_callee_is_dialled_twice_under_concurrent_faults(
     assert outcomes.count("failed") == 40
     assert outcomes.count("ok") == 180
     assert sum(fake.dials.values()) == 180 + 40  # the answered ones + those dropped after
+
+
+async def test_reads_follow_redirects_but_call_placing_requests_do_not(
+    fake: FakeTel4vn, cc: CallCenterClient, pbx: AutocallClient
+) -> None:
+    await pbx.session.token()
+    fake.inject("/v2/call", status=302, headers={"Location": "/v2/call"})
+    fake.inject("/v1/autocall/otp", status=307, headers={"Location": "/v1/autocall/otp"})
+
+    assert await cc.request("GET", "/v2/call") == {"data": [], "total": 0}
+    with pytest.raises(TransportError, match="not followed") as info:
+        await place_otp(pbx)
+
+    assert info.value.status == 307
+    assert not isinstance(info.value, OutcomeUnknownError)
+    assert fake.count("/v2/call") == 2
+    assert fake.count("/v1/autocall/otp") == 1
+    assert fake.dials == {}
