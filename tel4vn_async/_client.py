@@ -23,6 +23,7 @@ from .errors import (
     ConnectError,
     Tel4vnError,
     TransportError,
+    ValidationError,
 )
 from .models.account import Account
 
@@ -156,7 +157,7 @@ class BaseClient:
             The decoded JSON body.
         """
         if not path.startswith("/"):
-            raise ConfigurationError(f"path must start with '/': {path!r}")
+            raise ValidationError(f"path must start with '/': {path!r}", field="path")
         return await self._send(
             Request(
                 method,

@@ -282,3 +282,12 @@ def test_the_public_names_are_exported() -> None:
         "CallRejectedError", "UserNotRegisteredError", "UserBusyError",
     }  # fmt: skip
     assert promised <= set(tel4vn_async.__all__)
+
+
+async def test_a_relative_path_is_rejected_before_sending(
+    fake: FakeTel4vn, cc: CallCenterClient
+) -> None:
+    with pytest.raises(tel4vn_async.ValidationError) as info:
+        await cc.request("GET", "v2/call")
+    assert info.value.field == "path"
+    assert len(fake.requests) == 0
