@@ -3,14 +3,15 @@
 Quirks it absorbs: ``""``, Go's zero time and the Unix epoch as "no time"; zone-less
 ``YYYY-MM-DD HH:MM:SS`` kept naive (never shifted); ISO 8601 with ``Z`` or an offset
 and 0 to 6 fractional digits made aware; ``"true"``/``"false"``/``"t"``/``"f"`` as bools;
-numbers sent as strings; stray whitespace around strings (ids with a trailing space).
-Models whose class has a ``raw`` field keep the whole
-original mapping there, and a field may name the keys it is read from (``keys`` in its
+numbers sent as strings; JSON objects sent inside strings; stray whitespace around
+strings (ids with a trailing space). Models whose class has a ``raw`` field keep the
+whole original mapping there, and a field may name the keys it is read from (``keys`` in its
 metadata) so drifting field names land on one attribute.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import typing
 from collections.abc import Callable, Mapping
@@ -134,6 +135,21 @@ def _to_str(value: object, _: object) -> str:
     raise ValueError(f"not a string: {value!r}")
 
 
+_FREE_DICTS = (dict, dict[str, Any], dict[str, object], Mapping[str, Any], Mapping[str, object])
+
+
+def _to_free_dict(value: object, _: object) -> dict[str, Any]:
+    # Some fields carry JSON inside a string: report "param", webhook "press_key": "{}".
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return {}
+        value = json.loads(text)
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise ValueError(f"not a JSON object: {value!r}")
+
+
 def _has_raw(cls: type) -> bool:
     return attrs.has(cls) and any(f.name == "raw" for f in attrs.fields(cls))
 
@@ -169,6 +185,7 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook(float, _to_float)
     conv.register_structure_hook(str, _to_str)
     conv.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
+    conv.register_structure_hook_func(lambda t: t in _FREE_DICTS, _to_free_dict)
     conv.register_structure_hook_factory(_has_raw, lambda cls: _model_hook(conv, cls))
     return conv
 

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import _auth, _calls
+from . import _auth, _autocall, _callcenter
 
-ROUTES: list[web.AbstractRouteDef] = [*_auth.routes, *_calls.routes]
+ROUTES: list[web.AbstractRouteDef] = [*_auth.routes, *_callcenter.routes, *_autocall.routes]

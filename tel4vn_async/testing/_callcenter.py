@@ -1,4 +1,4 @@
-"""The fake's call-placing and live-call endpoints (the first few; more arrive per area)."""
+"""The fake's Call Center endpoints (events, CDRs, click-to-call, calls, queues, users, ...)."""
 
 from __future__ import annotations
 
@@ -39,17 +39,3 @@ async def click2call_async(request: web.Request) -> web.Response:
         )
     fake.dials[phone] += 1
     return json_response({"status": "success", "call_id": fake.next_id()})
-
-
-@routes.post("/v1/autocall/otp")
-async def autocall_otp(request: web.Request) -> web.Response:
-    fake = request.app[FAKE]
-    body = await request.json()
-    callee = str(body.get("callee", ""))
-    if not callee or not body.get("caller"):
-        return json_response(
-            {"code": 400, "content": [{"callee": "callee is required"}], "error": "Bad Request"},
-            400,
-        )
-    fake.dials[callee] += 1
-    return json_response({"call_id": fake.next_id(), "status": "success"})

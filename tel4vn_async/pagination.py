@@ -1,0 +1,232 @@
+"""Listings as async iterators: ``Page``, ``AsyncPager`` and the pure next-page math.
+
+A pager is awaitable (the first page) and async-iterable (every item, page after page);
+``.pages()`` iterates page by page. It holds one page at a time and starts no task, so
+memory stays flat however many records stream through, and breaking out of ``async for``
+leaves nothing running.
+
+The API pages in three ways, each a pure function here:
+
+- **offset** (``limit``/``offset``): the next offset is
+  ``max(response.offset, request.offset + len(items))``; stop on an empty batch, at
+  ``total``, when the offset stops advancing, or (with no ``total``) on a short batch.
+- **scroll id** (newer CDR servers): send the response's ``scroll_id`` back; stop on an
+  empty batch, or when the server repeats both the scroll id and the batch.
+- **single page** (``cdrs.page``): no next page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+__all__ = [
+    "AsyncPager",
+    "Page",
+    "envelope",
+    "follow_offset",
+    "follow_scroll",
+    "next_offset",
+    "next_scroll",
+    "single_page",
+]
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class Page(Generic[T]):
+    """One page of a listing.
+
+    Attributes:
+        items: the records of this page.
+        total: how many records the listing holds, when the server says.
+        limit: the page size the server used (or was asked for).
+        offset: the offset of this page's first record, when known.
+        scroll_id: the scroll cursor the server handed out, if any.
+    """
+
+    items: list[T]
+    total: int | None = None
+    limit: int | None = None
+    offset: int | None = None
+    scroll_id: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def _as_int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+def envelope(body: object) -> tuple[list[Any], dict[str, Any]]:
+    """Split a listing response into its raw records and its paging fields.
+
+    Accepts ``{"data": [...], "total", "limit", "offset"|"page", "scroll_id"}`` and a bare
+    list; a ``data`` that is null counts as empty.
+    """
+    if isinstance(body, list):
+        return body, {}
+    if not isinstance(body, Mapping):
+        return [], {}
+    data = body.get("data")
+    if isinstance(data, Mapping):  # {"data": {"data": [...], "total": ...}} seen in the wild
+        return envelope(data)
+    records = list(data) if isinstance(data, list) else []
+    meta = {
+        "total": _as_int(body.get("total")),
+        "limit": _as_int(body.get("limit")),
+        "offset": _as_int(body.get("offset")),
+        "scroll_id": body.get("scroll_id") or None,
+    }
+    return records, meta
+
+
+def next_offset(
+    request_offset: int, limit: int | None, page: Page[Any], *, short_page_ends: bool
+) -> int | None:
+    """The offset of the next page, or None when the listing is done.
+
+    Args:
+        request_offset: the offset this page was asked for.
+        limit: the page size asked for.
+        page: the page received.
+        short_page_ends: a batch shorter than ``limit`` is the last one (for listings
+            with no ``total``); with a ``total`` the short-batch rule is never needed.
+    """
+    count = len(page.items)
+    if count == 0:
+        return None
+    following = max(page.offset if page.offset is not None else -1, request_offset + count)
+    if following <= request_offset:
+        return None
+    if page.total is not None:
+        return following if following < page.total else None
+    if short_page_ends and limit is not None and count < limit:
+        return None
+    return following
+
+
+def next_scroll(previous: Page[Any] | None, page: Page[Any]) -> str | None:
+    """The scroll id to send for the next page, or None when the scroll is done.
+
+    A server may hand out the same scroll id each time (as Elasticsearch does), so a
+    repeated id alone is no end; a repeated id with a repeated batch is.
+    """
+    if not page.items or page.scroll_id is None:
+        return None
+    stuck = (
+        previous is not None
+        and previous.scroll_id == page.scroll_id
+        and previous.items == page.items
+    )
+    return None if stuck else page.scroll_id
+
+
+Query = Mapping[str, object]
+FetchPage = Callable[[Query], Awaitable[Page[T]]]
+"""Fetch the page for one query."""
+Follow = Callable[[Query, Page[Any], "Page[Any] | None"], "Query | None"]
+"""Pure: the query of the page after ``page`` (``previous`` came before it), or None."""
+
+
+def follow_offset(*, short_page_ends: bool = False) -> Follow:
+    """Page by ``limit``/``offset`` (customers, reports, CDRs without a scroll id)."""
+
+    def follow(query: Query, page: Page[Any], previous: Page[Any] | None) -> Query | None:
+        offset = _as_int(query.get("offset")) or 0
+        nxt = next_offset(
+            offset, _as_int(query.get("limit")), page, short_page_ends=short_page_ends
+        )
+        return None if nxt is None else {**query, "offset": nxt}
+
+    return follow
+
+
+def follow_scroll(query: Query, page: Page[Any], previous: Page[Any] | None) -> Query | None:
+    """CDR scroll mode: the server's ``scroll_id`` when it sends one, else the offset cursor."""
+    if page.scroll_id is not None:
+        scroll_id = next_scroll(previous, page)
+        return None if scroll_id is None else {**query, "scroll_id": scroll_id}
+    return follow_offset()(query, page, previous)
+
+
+def single_page(query: Query, page: Page[Any], previous: Page[Any] | None) -> Query | None:
+    """A listing of one page (``cdrs.page``: random access)."""
+    return None
+
+
+class AsyncPager(Generic[T]):
+    """A listing: ``await`` it for the first page, ``async for`` over it for every item.
+
+    ``async for page in pager.pages()`` goes page by page. Each iteration starts afresh
+    from the first page; nothing is fetched until you await or iterate.
+    """
+
+    def __init__(self, fetch: FetchPage[T], first_query: Query, follow: Follow) -> None:
+        self._fetch = fetch
+        self._first = dict(first_query)
+        self._follow = follow
+
+    def __repr__(self) -> str:
+        return f"AsyncPager({self._first!r})"
+
+    def __await__(self) -> Generator[Any, None, Page[T]]:
+        return self._fetch(self._first).__await__()
+
+    async def pages(self) -> AsyncIterator[Page[T]]:
+        """Every page in order (the last one may be empty)."""
+        query: Query | None = self._first
+        previous: Page[T] | None = None
+        while query is not None:
+            page = await self._fetch(query)
+            yield page
+            query, previous = self._follow(query, page, previous), page
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return _Items(self)
+
+    async def collect(self, limit: int | None = None) -> list[T]:
+        """Every item in a list (at most ``limit``): for small listings only."""
+        out: list[T] = []
+        async for item in self:
+            out.append(item)
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+
+class _Items(Generic[T]):
+    """Item iterator: a plain class, so an abandoned iteration holds no suspended frame."""
+
+    __slots__ = ("_batch", "_index", "_pager", "_previous", "_query")
+
+    def __init__(self, pager: AsyncPager[T]) -> None:
+        self._pager = pager
+        self._query: Query | None = pager._first
+        self._previous: Page[T] | None = None
+        self._batch: Sequence[T] = ()
+        self._index = 0
+
+    def __aiter__(self) -> _Items[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        while self._index >= len(self._batch):
+            if self._query is None:
+                raise StopAsyncIteration
+            page = await self._pager._fetch(self._query)
+            self._query = self._pager._follow(self._query, page, self._previous)
+            self._previous, self._batch, self._index = page, page.items, 0
+        item = self._batch[self._index]
+        self._index += 1
+        return item
