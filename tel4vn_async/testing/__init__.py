@@ -6,6 +6,7 @@
 ``fake_tel4vn`` fixture.
 """
 
-from ._fake import FAKE, FakeTel4vn, Fault, LoggedRequest, json_response
+from ._base import FAKE, json_response
+from ._fake import FakeTel4vn, Fault, LoggedRequest
 
 __all__ = ["FAKE", "FakeTel4vn", "Fault", "LoggedRequest", "json_response"]

@@ -7,7 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ._fake import FAKE, FakeTel4vn, json_response
+from ._base import FAKE, json_response
+from ._fake import FakeTel4vn
 
 __all__ = ["routes"]
 

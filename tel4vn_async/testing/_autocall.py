@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ._fake import FAKE, json_response
+from ._base import FAKE, FakeBase, json_response
 
-__all__ = ["routes"]
+__all__ = ["AutocallFake", "routes"]
 
 routes = web.RouteTableDef()
+
+
+class AutocallFake(FakeBase):
+    """FakeTel4vn's Autocall controls and seeding helpers (mixed into FakeTel4vn)."""
 
 
 @routes.post("/v1/autocall/otp")

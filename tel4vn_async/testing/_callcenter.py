@@ -6,11 +6,15 @@ from typing import Any
 
 from aiohttp import web
 
-from ._fake import FAKE, json_response
+from ._base import FAKE, FakeBase, json_response
 
-__all__ = ["routes"]
+__all__ = ["CallCenterFake", "routes"]
 
 routes = web.RouteTableDef()
+
+
+class CallCenterFake(FakeBase):
+    """FakeTel4vn's Call Center controls and seeding helpers (mixed into FakeTel4vn)."""
 
 
 def registered_extensions(state: dict[str, Any]) -> set[str]:

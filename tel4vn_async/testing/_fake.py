@@ -23,22 +23,18 @@ from typing import Any, Literal
 import attrs
 from aiohttp import web
 
+from ._autocall import AutocallFake
+from ._base import FAKE, json_response
+from ._callcenter import CallCenterFake
+
 __all__ = ["FAKE", "FakeTel4vn", "Fault", "LoggedRequest", "json_response"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 TokenStyle = Literal["callcenter", "autocall", "pbx", "flat", "duration", "none", "past"]
 
-FAKE: web.AppKey[FakeTel4vn] = web.AppKey("tel4vn_fake")
 # The log entry of the request being handled: the middlewares run in one task.
 _ENTRY: contextvars.ContextVar[LoggedRequest] = contextvars.ContextVar("tel4vn_fake_entry")
 _AUTH_FREE = frozenset({"/v1/auth", "/v1/auth/token", "/v2/auth/token"})
-
-
-def json_response(body: object, status: int = 200) -> web.Response:
-    """A JSON response the way the real servers send it."""
-    return web.Response(
-        text=json.dumps(body, ensure_ascii=False), status=status, content_type="application/json"
-    )
 
 
 @attrs.frozen
@@ -101,14 +97,14 @@ class LoggedRequest:
         return value[7:] if value.lower().startswith("bearer ") else value
 
 
-class FakeTel4vn:
+class FakeTel4vn(CallCenterFake, AutocallFake):
     """An in-memory TEL4VN server (both API families) on 127.0.0.1 and a random port.
 
     ``async with FakeTel4vn() as fake:`` starts it; ``fake.url`` and ``fake.api_key`` are
     what a client needs. ``fake.requests`` logs every request received; ``inject``
     queues faults; ``token_lifetime``, ``token_style`` and ``revoke_tokens`` steer auth.
     A long-running fake (a sandbox, a benchmark) should set ``keep_requests`` to bound
-    its log.
+    its log. Each API area adds its seeding helpers through its mixin.
     """
 
     def __init__(
