@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from .._client import BaseClient
+from ._base import Resource
+from .cdrs import Cdrs
+from .click2call import Calls, ClickToCall
+from .customers import Customers, Users
+from .events import Events
+from .queues import AutocallQueues, Autodialer
 
 __all__ = ["CallCenterClient"]
 
@@ -13,8 +21,50 @@ class CallCenterClient(BaseClient):
     ``async with CallCenterClient("https://api.example.vn", api_key="...") as cc: ...``
 
     The bearer token comes from ``POST /v2/auth/token`` (``data.token``, ``data.expired_in``)
-    and is refreshed by ``cc.session`` before it expires.
+    and is refreshed by ``cc.session`` before it expires. The endpoints are grouped:
+    ``events``, ``cdrs``, ``click2call``, ``calls``, ``autodialer``, ``autocall_queues``,
+    ``users``, ``customers``.
     """
 
     _token_path = "/v2/auth/token"
     _family = "callcenter"
+
+    @cached_property
+    def events(self) -> Events:
+        """Webhook registrations for call events (``/v1/event``)."""
+        return Events(Resource(self))
+
+    @cached_property
+    def cdrs(self) -> Cdrs:
+        """Call detail records (``/v2/cdr``)."""
+        return Cdrs(Resource(self))
+
+    @cached_property
+    def click2call(self) -> ClickToCall:
+        """Click-to-call (``/v1/click2call``, ``/v1/click2call/async``, ``/v2/click2call``)."""
+        return ClickToCall(Resource(self))
+
+    @cached_property
+    def calls(self) -> Calls:
+        """Calls in progress (``/v2/call``)."""
+        return Calls(Resource(self))
+
+    @cached_property
+    def autodialer(self) -> Autodialer:
+        """Autodialer queues (``/v2/autodialer/queue``)."""
+        return Autodialer(Resource(self))
+
+    @cached_property
+    def autocall_queues(self) -> AutocallQueues:
+        """Autocall queues (``/v2/autocall/queue``)."""
+        return AutocallQueues(Resource(self))
+
+    @cached_property
+    def users(self) -> Users:
+        """User status (``/v2/user/{id}/status``)."""
+        return Users(Resource(self))
+
+    @cached_property
+    def customers(self) -> Customers:
+        """Customers uploaded for autodialing (``/v2/customer``)."""
+        return Customers(Resource(self))

@@ -1,0 +1,400 @@
+"""Models of the Call Center API: events, CDRs, click-to-call, live calls, queues, users,
+customers.
+
+Every model is a frozen, slotted attrs class structured by the one converter
+(``_convert.structure``); its ``raw`` keeps the record as received, unknown fields
+included. Enum fields map an unknown value to ``UNKNOWN`` (``raw`` keeps the original), and
+optional text fields turn ``""`` into None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal, TypeVar, cast
+
+import attrs
+import cattrs
+
+from .._convert import converter, structure
+from .._enums import ApiEnum
+
+__all__ = [
+    "CallControlResult",
+    "CallDirection",
+    "CallStatus",
+    "Cdr",
+    "CdrMapping",
+    "ClickToCallResult",
+    "Customer",
+    "CustomerStatus",
+    "Event",
+    "EventType",
+    "ImportResult",
+    "LiveCall",
+    "QueueCustomer",
+    "UserStatus",
+    "structure_lenient",
+]
+
+E = TypeVar("E", bound=ApiEnum)
+M = TypeVar("M")
+
+
+class EventType(ApiEnum):
+    """A call event a webhook can be registered for (``POST /v1/event``)."""
+
+    HANGUP = "hangup"
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    CDR = "cdr"
+    UNKNOWN = "unknown"
+    """A value this SDK does not know yet (the record's ``raw`` keeps it)."""
+
+
+class CallDirection(ApiEnum):
+    """The direction of a call (a CDR's or a live call's)."""
+
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    LOCAL = "local"
+    UNKNOWN = "unknown"
+    """Not one of the above; the reference CDR sample sends the integer ``3``."""
+
+
+class CallStatus(ApiEnum):
+    """A CDR's status (the default mapping sends it in upper case, the flex one in lower)."""
+
+    ANSWERED = "answered"
+    BUSY = "busy"
+    NO_ANSWERED = "no-answered"
+    CANCEL = "cancel"
+    NOT_AVAILABLE = "not-available"
+    INVALID = "invalid"
+    UNKNOWN = "unknown"
+    """A value this SDK does not know yet (the record's ``raw`` keeps it)."""
+
+
+class CustomerStatus(ApiEnum):
+    """Where a customer stands in its campaign's autodialing."""
+
+    NEW = "new"
+    QUEUE = "queue"
+    ANSWERED = "answered"
+    BUSY = "busy"
+    NO_ANSWERED = "no-answered"
+    CANCEL = "cancel"
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+    """The API's own "unknown" status, and any value this SDK does not know yet."""
+
+
+CdrMapping = Literal["default", "flex"]
+
+
+def _member(cls: type[E], value: object) -> E | None:
+    # cattrs hands enum fields over as plain (trimmed) strings: make them members here.
+    if value is None or isinstance(value, cls):
+        return value
+    if isinstance(value, str):  # the fast path: a CDR scroll converts millions of these
+        known = cls._value2member_map_
+        member = known.get(value) or known.get(value.lower())
+        if member is not None:
+            return cast(E, member)
+    return cls(value)
+
+
+def _event_type(value: object) -> EventType | None:
+    return _member(EventType, value)
+
+
+def _direction(value: object) -> CallDirection | None:
+    return _member(CallDirection, value)
+
+
+def _call_status(value: object) -> CallStatus | None:
+    return _member(CallStatus, value)
+
+
+def _customer_status(value: object) -> CustomerStatus | None:
+    return _member(CustomerStatus, value)
+
+
+def _text(value: object) -> str | None:
+    """An optional text field: ``""`` means "none"."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+@attrs.frozen
+class Event:
+    """A webhook registration (``GET /v1/event``); field names as the API sends them."""
+
+    event_domain_uuid: str | None = attrs.field(
+        default=None, converter=_text, metadata={"keys": ("event_domain_uuid", "id")}
+    )
+    """The registration's id (what ``events.delete`` takes)."""
+    event_name: EventType | None = attrs.field(
+        default=None, converter=_event_type, metadata={"keys": ("event_name", "event")}
+    )
+    """The event hooked (``event_name``, or ``event`` as it was created)."""
+    callback_url: str | None = attrs.field(default=None, converter=_text)
+    """Where the PBX posts the event."""
+    callback_apikey: str | None = attrs.field(default=None, converter=_text, repr=False)
+    """The key the PBX sends along (a secret: never shown in ``repr``)."""
+    domain_uuid: str | None = attrs.field(default=None, converter=_text)
+    """The tenant's id."""
+    domain_name: str | None = attrs.field(default=None, converter=_text)
+    """The tenant's domain, e.g. ``test.tel4vn.com``."""
+    raw: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    """The record's fields as received (``callback_apikey`` included)."""
+
+    @property
+    def id(self) -> str | None:
+        """The registration's id: ``event_domain_uuid``."""
+        return self.event_domain_uuid
+
+
+# A record with any of these keys comes in the flex mapping.
+_FLEX_KEYS = frozenset(
+    {"cdrId", "extensionId", "recordFile", "customerId", "dialAt", "ringAt", "answeredAt",
+     "hangupAt"}
+)  # fmt: skip
+
+
+@attrs.frozen
+class Cdr:
+    """A call detail record, from either of the API's two mappings.
+
+    The default mapping and the flex mapping name their fields differently; both land on
+    the same attributes (the key read is given per field, default first, then flex).
+    ``mapping`` says which one the record came in; ``raw`` keeps it as received.
+    """
+
+    id: str | None = attrs.field(default=None, converter=_text, metadata={"keys": ("id", "cdrId")})
+    """The CDR's id (default ``id``, flex ``cdrId``); stray spaces stripped."""
+    sip_call_id: str | None = attrs.field(default=None, converter=_text)
+    """The SIP Call-ID (``sip_call_id`` in both mappings)."""
+    direction: CallDirection | None = attrs.field(default=None, converter=_direction)
+    """``direction`` in both; the reference default sample's integer ``3`` is UNKNOWN."""
+    status: CallStatus | None = attrs.field(default=None, converter=_call_status)
+    """``status`` in both (``ANSWERED`` or ``answered``)."""
+    cause: str | None = attrs.field(default=None, converter=_text)
+    """The SIP hangup cause, e.g. ``NORMAL_CLEARING`` (default ``cause``)."""
+    duration: int | None = None
+    """Seconds from start to end (``duration`` in both)."""
+    billsec: int | None = None
+    """Seconds from answer to end (``billsec``; flex, and some default servers)."""
+    extension: str | None = attrs.field(
+        default=None, converter=_text, metadata={"keys": ("extension", "extensionId")}
+    )
+    """The agent's extension (default ``extension``, flex ``extensionId``)."""
+    from_number: str | None = attrs.field(default=None, converter=_text)
+    """The calling number (default ``from_number``; flex has none)."""
+    to_number: str | None = attrs.field(
+        default=None, converter=_text, metadata={"keys": ("to_number", "to")}
+    )
+    """The called number (default ``to_number``, flex ``to``)."""
+    customer_id: str | None = attrs.field(
+        default=None, converter=_text, metadata={"keys": ("customer_id", "customerId")}
+    )
+    """The customer's code (default ``customer_id``, flex ``customerId``)."""
+    recording_url: str | None = attrs.field(
+        default=None, converter=_text, metadata={"keys": ("recording_url", "recordFile")}
+    )
+    """The recording (default ``recording_url``, flex ``recordFile``); None when ``""``."""
+    receive_dest: str | None = attrs.field(default=None, converter=_text)
+    """The ring group or queue that received the call (default ``receive_dest``)."""
+    started_at: datetime | None = attrs.field(
+        default=None, metadata={"keys": ("time_started", "dialAt")}
+    )
+    """When the call started (default ``time_started``, flex ``dialAt``)."""
+    ringing_at: datetime | None = attrs.field(
+        default=None, metadata={"keys": ("ringAt", "time_ringing", "time_ringging")}
+    )
+    """When it started ringing (flex ``ringAt``; ``time_ringing``/``time_ringging``)."""
+    answered_at: datetime | None = attrs.field(
+        default=None, metadata={"keys": ("time_answered", "answeredAt")}
+    )
+    """When it was answered (default ``time_answered``, flex ``answeredAt``); None if not."""
+    ended_at: datetime | None = attrs.field(
+        default=None, metadata={"keys": ("time_ended", "hangupAt")}
+    )
+    """When it ended (default ``time_ended``, flex ``hangupAt``)."""
+    raw: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    """The record's fields as received, unknown ones included."""
+    mapping: CdrMapping = attrs.field(init=False, eq=False)
+    """``"flex"`` when the record used the flex mapping's names, else ``"default"``."""
+
+    @mapping.default
+    def _mapping(self) -> CdrMapping:
+        return "flex" if _FLEX_KEYS.intersection(self.raw) else "default"
+
+
+@attrs.frozen
+class ClickToCallResult:
+    """A click-to-call the PBX accepted (the extension rings first, then the phone)."""
+
+    call_id: str | None = attrs.field(default=None, converter=_text)
+    """The call's id (the CDR's id later)."""
+    status: str | None = attrs.field(default=None, converter=_text)
+    """``success``."""
+    code: str | None = attrs.field(default=None, converter=_text)
+    """``"0"`` from ``POST /v2/click2call``; None from the GET endpoints."""
+    raw: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    """The response as received."""
+
+
+@attrs.frozen
+class CallControlResult:
+    """The answer to a transfer, listen, whisper or barge request."""
+
+    call_id: str | None = attrs.field(default=None, converter=_text)
+    """The call acted on."""
+    ext: str | None = attrs.field(default=None, converter=_text)
+    """The extension that now takes part."""
+    status: str | None = attrs.field(default=None, converter=_text)
+    """``success``."""
+    raw: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    """The response as received."""
+
+
+@attrs.frozen
+class LiveCall:
+    """A call in progress (``GET /v2/call``); field names as the API sends them."""
+
+    call_id: str | None = attrs.field(default=None, converter=_text)
+    """The call's id (what ``calls.transfer`` and friends take)."""
+    source: str | None = attrs.field(default=None, converter=_text)
+    """The calling side, e.g. an extension."""
+    destination: str | None = attrs.field(default=None, converter=_text)
+    """The called side."""
+    direction: CallDirection | None = attrs.field(default=None, converter=_direction)
+    """Inbound, outbound or local."""
+    state: str | None = attrs.field(default=None, converter=_text)
+    """The switch's channel state, e.g. ``CS_EXECUTE``."""
+    created_time: datetime | None = None
+    """When the call started (zone-less in the API: a naive datetime)."""
+    context: str | None = attrs.field(default=None, converter=_text)
+    """The tenant's domain."""
+    ip: str | None = attrs.field(default=None, converter=_text)
+    """The address the call came from."""
+    raw: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    """The record as received."""
+
+
+@attrs.frozen
+class ImportResult:
+    """Which customers a queue import took (``success``) and refused (``fail``)."""
+
+    success: list[str] = attrs.field(factory=list)
+    """The ids of the customers imported."""
+    fail: list[str] = attrs.field(factory=list)
+    """The ids of the customers refused."""
+    raw: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    """The ``data`` object as received."""
+
+
+@attrs.frozen
+class UserStatus:
+    """A user's extension and whether it is logged in on a softphone."""
+
+    user_uuid: str | None = attrs.field(
+        default=None, converter=_text, metadata={"keys": ("user_uuid", "user_id")}
+    )
+    """The user's id (``user_uuid``, or ``user_id`` on later servers)."""
+    username: str | None = attrs.field(default=None, converter=_text)
+    """The user's login name."""
+    agent_name: str | None = attrs.field(default=None, converter=_text)
+    """The agent's display name."""
+    extension: str | None = attrs.field(default=None, converter=_text)
+    """The user's extension."""
+    ext_loggedin: bool | None = None
+    """Whether the extension is logged in on a softphone (sent as ``"true"``/``"false"``)."""
+    raw: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    """The ``data`` object as received."""
+
+
+@attrs.frozen
+class Customer:
+    """A customer uploaded for autodialing (``/v2/customer``); the API's field names."""
+
+    customer_id: str | None = attrs.field(
+        default=None, converter=_text, metadata={"keys": ("customer_id", "id")}
+    )
+    """The customer's id."""
+    campaign_id: str | None = attrs.field(default=None, converter=_text)
+    """The campaign it belongs to."""
+    customer_code: str | None = attrs.field(default=None, converter=_text)
+    """Your code for the customer."""
+    customer_name: str | None = attrs.field(default=None, converter=_text)
+    """The customer's name."""
+    phone_number: str | None = attrs.field(default=None, converter=_text)
+    """The number to dial."""
+    contract_number: str | None = attrs.field(default=None, converter=_text)
+    """The contract's number."""
+    status: CustomerStatus | None = attrs.field(default=None, converter=_customer_status)
+    """Where the customer stands (``NEW`` in the samples)."""
+    created_at: datetime | None = None
+    """When it was uploaded (ISO 8601 with ``Z``: an aware datetime)."""
+    updated_at: datetime | None = None
+    """When it last changed; None for Go's zero time (never updated)."""
+    raw: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    """The record as received."""
+
+
+@attrs.frozen
+class QueueCustomer:
+    """A customer to import into a queue (``autodialer.create_queue``,
+    ``autocall_queues.create``); a plain ``{"id": ..., "mobiles": [...]}`` dict works too.
+    """
+
+    id: str
+    """Your id for the customer."""
+    mobiles: Sequence[str]
+    """The numbers to dial, in order."""
+    fields: Mapping[str, Any] = attrs.field(factory=dict)
+    """More fields sent with the customer (an autocall template's variables, e.g.
+    ``contract_number``, ``due_date``, ``total_ovd_amount``)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The customer as the import body carries it."""
+        return {**self.fields, "id": self.id, "mobiles": list(self.mobiles)}
+
+
+_LENIENT_ERRORS = (ValueError, TypeError, KeyError, cattrs.BaseValidationError)
+
+
+def structure_lenient(data: object, cls: type[M]) -> M:
+    """Structure ``data`` into ``cls``; a known field holding a value that cannot be read
+    (a time in no known format, say) is left None instead of failing the record.
+
+    ``raw`` keeps the value as received. A whole CDR scroll never fails over one odd value.
+    """
+    try:
+        return structure(data, cls)
+    except _LENIENT_ERRORS:
+        if not isinstance(data, Mapping):
+            raise
+    bad: set[str] = set()
+    model = cast(Any, cls)
+    attrs.resolve_types(model)
+    for field in attrs.fields(model):
+        if field.name == "raw" or not field.init:
+            continue
+        for key in field.metadata.get("keys", (field.name,)):
+            value = data.get(key)
+            if value is None:
+                continue
+            try:
+                converted = converter.structure(value, field.type)
+                if field.converter is not None:
+                    field.converter(converted)
+            except _LENIENT_ERRORS:
+                bad.add(key)
+            break
+    cleaned = {k: (None if k in bad else v) for k, v in data.items()}
+    result = structure(cleaned, cls)
+    return cast(M, attrs.evolve(cast(Any, result), raw=dict(data)))

@@ -1,0 +1,61 @@
+"""``cc.events`` against FakeTel4vn."""
+
+from __future__ import annotations
+
+import pytest
+
+from tel4vn_async import CallCenterClient, NotFoundError, ValidationError
+from tel4vn_async.models.callcenter import EventType
+from tel4vn_async.testing import FakeTel4vn
+
+
+async def test_create_list_delete(fake: FakeTel4vn, cc: CallCenterClient) -> None:
+    assert await cc.events.list() == []
+    assert await cc.events.create("https://hooks.example/t4", EventType.HANGUP, "k3y") is True
+    assert await cc.events.create("https://hooks.example/t4", "CDR") is True
+    sent = [r.json for r in fake.received("/v1/event", "POST")]
+    assert sent == [
+        {"callback_url": "https://hooks.example/t4", "event": "hangup", "callback_apikey": "k3y"},
+        {"callback_url": "https://hooks.example/t4", "event": "cdr"},
+    ]
+    events = await cc.events.list()
+    assert [e.event_name for e in events] == [EventType.HANGUP, EventType.CDR]
+    assert events[0].callback_apikey == "k3y"
+    assert "k3y" not in repr(events)
+
+    assert await cc.events.delete(events[0].id or "") is True
+    assert fake.received()[-1].path == f"/v1/event/{events[0].id}"
+    assert fake.received()[-1].method == "DELETE"
+    assert [e.id for e in await cc.events.list()] == [events[1].id]
+    with pytest.raises(NotFoundError):  # {"code": 404, ...} in a 200
+        await cc.events.delete(events[0].id or "")
+
+
+@pytest.mark.parametrize(
+    ("url", "event", "field"),
+    [
+        ("https://hooks.example", "create", "event"),  # the spec's own sample value
+        ("https://hooks.example", "missed", "event"),
+        ("ftp://hooks.example", "hangup", "callback_url"),
+        ("hooks.example", "hangup", "callback_url"),
+    ],
+)
+async def test_create_validation(
+    fake: FakeTel4vn, cc: CallCenterClient, url: str, event: str, field: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        await cc.events.create(url, event)
+    assert info.value.field == field
+    with pytest.raises(ValidationError):
+        await cc.events.delete("")
+    assert fake.count() == 0
+
+
+async def test_unknown_event_names_from_the_server_are_kept(
+    fake: FakeTel4vn, cc: CallCenterClient
+) -> None:
+    fake.state["cc_events"] = [{"event_domain_uuid": "e1 ", "event_name": "cdr_autocall"}]
+    [event] = await cc.events.list()
+    assert event.event_name is EventType.UNKNOWN
+    assert event.raw["event_name"] == "cdr_autocall"
+    assert event.id == "e1"
