@@ -140,6 +140,7 @@ class BaseClient:
         params: Mapping[str, object] | None = None,
         json: Any = None,
         places_call: bool = False,
+        timeout: float | None = None,
     ) -> Any:
         """Call any endpoint with the client's token, retries and error mapping.
 
@@ -152,6 +153,7 @@ class BaseClient:
             json: the JSON body.
             places_call: set when the request can ring a phone: it is then never
                 retried once the server may have received it.
+            timeout: seconds to wait for the answer, instead of the client's ``timeout``.
 
         Returns:
             The decoded JSON body.
@@ -165,6 +167,7 @@ class BaseClient:
                 params=format_query(params) if params else None,
                 json=json,
                 places_call=places_call,
+                timeout=timeout,
             )
         )
 

@@ -6,7 +6,9 @@ and 0 to 6 fractional digits made aware; ``"true"``/``"false"``/``"t"``/``"f"`` 
 numbers sent as strings; JSON objects sent inside strings; stray whitespace around
 strings (ids with a trailing space). Models whose class has a ``raw`` field keep the
 whole original mapping there, and a field may name the keys it is read from (``keys`` in its
-metadata) so drifting field names land on one attribute.
+metadata) so drifting field names land on one attribute. In a model, ``""`` is None
+wherever None is allowed, enum values the SDK does not know become ``UNKNOWN``, and a value
+that cannot be read leaves its optional field unset rather than failing the record.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import re
 import typing
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import attrs
 import cattrs
+
+from ._enums import ApiEnum
 
 __all__ = ["converter", "make_converter", "parse_datetime", "structure"]
 
@@ -154,24 +158,49 @@ def _has_raw(cls: type) -> bool:
     return attrs.has(cls) and any(f.name == "raw" for f in attrs.fields(cls))
 
 
+_UNREADABLE = (ValueError, TypeError, KeyError, cattrs.BaseValidationError)
+
+
+def _to_enum(value: object, cls: type[ApiEnum]) -> ApiEnum:
+    if isinstance(value, str):  # the fast path: a CDR scroll converts millions of these
+        known = cls._value2member_map_
+        member = known.get(value) or known.get(value.strip().lower())
+        if member is not None:
+            return cast(ApiEnum, member)
+    return cls(value)  # case-insensitive lookup, else UNKNOWN (ApiEnum._missing_)
+
+
 def _model_hook(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any, Any], Any]:
     hints = typing.get_type_hints(cls)
-    plan = [
-        (f.name, tuple(f.metadata.get("keys", (f.name,))), hints[f.name])
-        for f in attrs.fields(cls)
-        if f.name != "raw" and f.init
-    ]
+    plan = []
+    for f in attrs.fields(cls):
+        if f.name == "raw" or not f.init:
+            continue
+        hint = hints[f.name]
+        optional = f.default is not attrs.NOTHING
+        blank_is_none = type(None) in typing.get_args(hint)
+        keys = tuple(f.metadata.get("keys", (f.name,)))
+        plan.append((f.name, keys, hint, conv.get_structure_hook(hint), optional, blank_is_none))
 
     def structure_model(obj: Any, _: Any) -> Any:
         if not isinstance(obj, Mapping):
             raise TypeError(f"{cls.__name__} expects a JSON object, got {type(obj).__name__}")
         kwargs: dict[str, Any] = {}
-        for name, keys, hint in plan:
+        for name, keys, hint, hook, optional, blank_is_none in plan:
             for key in keys:
                 value = obj.get(key)
-                if value is not None:
-                    kwargs[name] = conv.structure(value, hint)
-                    break
+                if value is None:
+                    continue
+                if blank_is_none and isinstance(value, str) and not value.strip():
+                    break  # "" means "no value" wherever None is allowed
+                try:
+                    kwargs[name] = hook(value, hint)
+                except _UNREADABLE:
+                    # One odd value never fails a record (or a whole CDR scroll): the
+                    # field is left unset and ``raw`` keeps what was sent.
+                    if not optional:
+                        raise
+                break
         return cls(**kwargs, raw=dict(obj))
 
     return structure_model
@@ -186,6 +215,7 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook(str, _to_str)
     conv.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
     conv.register_structure_hook_func(lambda t: t in _FREE_DICTS, _to_free_dict)
+    conv.register_structure_hook(ApiEnum, _to_enum)  # before str: ApiEnum is a str too
     conv.register_structure_hook_factory(_has_raw, lambda cls: _model_hook(conv, cls))
     return conv
 

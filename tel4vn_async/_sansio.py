@@ -89,6 +89,8 @@ class Request:
         places_call: the request can ring a phone (or import numbers to dial): it is
             never retried once the server may have received it.
         idempotent: sending it twice does no harm; defaults from the method.
+        timeout: seconds to wait for the answer, instead of the client's ``timeout``
+            (a synchronous click-to-call waits for the agent to pick up).
     """
 
     method: str = attrs.field(converter=_upper)
@@ -99,6 +101,7 @@ class Request:
     auth: bool = True
     places_call: bool = False
     idempotent: bool = attrs.field(default=attrs.Factory(_default_idempotent, takes_self=True))
+    timeout: float | None = None
 
     @property
     def retry_safe(self) -> bool:

@@ -103,6 +103,7 @@ class Transport:
         self.base_url = base_url.rstrip("/")
         self._session = http_session
         self._owns_session = http_session is None
+        self._connect_timeout = timeout
         self._timeout = aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=timeout)
         self.max_retries = max_retries
         self.retry_policy = retry_policy or RetryPolicy()
@@ -175,7 +176,11 @@ class Transport:
                 json=request.json,
                 data=request.data,
                 headers=headers,
-                timeout=self._timeout,
+                timeout=self._timeout
+                if request.timeout is None
+                else aiohttp.ClientTimeout(
+                    total=None, connect=self._connect_timeout, sock_read=request.timeout
+                ),
                 # The spec's curl lines follow redirects (-L); only reads may, as a redirected
                 # POST turns into a GET and a call-placing request must go out exactly once.
                 allow_redirects=request.retry_safe,

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
-from .._sansio import Request, format_query
+from .._convert import structure
 from .._validate import check_phone, require
 from ..errors import TransportError, ValidationError
-from ..models.callcenter import QueueCustomer, structure_lenient
+from ..models.callcenter import QueueCustomer
 
 if TYPE_CHECKING:
     from .._client import BaseClient
@@ -36,15 +36,11 @@ class Resource:
         params: Mapping[str, object] | None = None,
         json: Any = None,
         places_call: bool = False,
+        timeout: float | None = None,
     ) -> Any:
-        request = Request(
-            method,
-            path,
-            params=format_query(params) if params else None,
-            json=json,
-            places_call=places_call,
+        return await self._client.request(
+            method, path, params=params, json=json, places_call=places_call, timeout=timeout
         )
-        return await self._client._send(request)
 
     def _model(self, body: object, cls: type[M], method: str, path: str) -> M:
         """One record from a body, flat or wrapped in ``data``."""
@@ -56,7 +52,7 @@ class Resource:
                 method=method,
                 path=path,
             )
-        return structure_lenient(data, cls)
+        return structure(data, cls)
 
 
 def record(body: object) -> object:

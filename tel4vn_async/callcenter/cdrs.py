@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from .._convert import structure
 from .._validate import check_enum, check_phone, format_query_date
 from ..errors import ValidationError
-from ..models.callcenter import CallDirection, Cdr, structure_lenient
+from ..models.callcenter import CallDirection, Cdr
 from ..pagination import AsyncPager, Page, Query, envelope, follow_scroll, single_page
 from ._base import Resource, path_id, text
 from ._prefetch import PrefetchPager
@@ -58,7 +59,7 @@ def cdr_filters(
 
 
 def _to_cdr(record: Mapping[str, Any]) -> Cdr:
-    return structure_lenient(record, Cdr)
+    return structure(record, Cdr)
 
 
 class Cdrs:

@@ -6,8 +6,9 @@ import builtins
 from collections.abc import Mapping
 from typing import Any
 
+from .._convert import structure
 from .._validate import check_phone
-from ..models.callcenter import CallControlResult, ClickToCallResult, LiveCall, structure_lenient
+from ..models.callcenter import CallControlResult, ClickToCallResult, LiveCall
 from ..pagination import envelope
 from ._base import Resource, path_id, text
 
@@ -53,8 +54,10 @@ class ClickToCall:
             "customer_id": None if customer_id is None else text(customer_id, "customer_id"),
         }
 
-    async def _place(self, path: str, query: Mapping[str, object]) -> ClickToCallResult:
-        body = await self._r._call("GET", path, params=query, places_call=True)
+    async def _place(
+        self, path: str, query: Mapping[str, object], timeout: float | None = None
+    ) -> ClickToCallResult:
+        body = await self._r._call("GET", path, params=query, places_call=True, timeout=timeout)
         return self._r._model(body, ClickToCallResult, "GET", path)
 
     async def call(
@@ -69,11 +72,12 @@ class ClickToCall:
         auto_answer: bool | None = None,
         hotline: str | None = None,
         customer_id: str | None = None,
+        timeout: float | None = None,
     ) -> ClickToCallResult:
         """Ring extension ``ext``, then ``phone``; waits until the agent answers or hangs up.
 
-        The answer can take as long as the agent's phone rings: give the client a
-        ``timeout`` longer than that, or use ``start``.
+        The answer can take as long as the agent's phone rings: pass a ``timeout`` longer
+        than that (the client's ``timeout`` by default), or use ``start``.
 
         API: GET /v1/click2call
 
@@ -87,6 +91,7 @@ class ClickToCall:
             auto_answer: make the extension answer by itself.
             hotline: the hotline to call out from.
             customer_id: your customer code, kept in the CDR.
+            timeout: seconds to wait for the agent; the client's ``timeout`` when None.
 
         Raises:
             UserNotRegisteredError: the extension is not logged in on a softphone.
@@ -106,7 +111,7 @@ class ClickToCall:
             hotline=hotline,
             customer_id=customer_id,
         )
-        return await self._place("/v1/click2call", query)
+        return await self._place("/v1/click2call", query, timeout)
 
     async def start(
         self,
@@ -183,7 +188,7 @@ class Calls:
         """
         body = await self._r._call("GET", "/v2/call")
         records, _ = envelope(body)
-        return [structure_lenient(r, LiveCall) for r in records if isinstance(r, Mapping)]
+        return [structure(r, LiveCall) for r in records if isinstance(r, Mapping)]
 
     async def _act(self, action: str, call_id: str, ext: str) -> CallControlResult:
         path = f"/v2/call/{path_id(call_id, 'call_id')}/{action}"

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .._convert import structure
 from .._validate import check_customer_phone
 from ..errors import TransportError, ValidationError
-from ..models.callcenter import Customer, UserStatus, structure_lenient
+from ..models.callcenter import Customer, UserStatus
 from ..pagination import AsyncPager, Page, Query, envelope, follow_offset
 from ._base import Resource, path_id, text
 
@@ -26,7 +27,7 @@ class Customers:
         body = await self._r._call("GET", "/v2/customer", params=query)
         records, meta = envelope(body)
         return Page(
-            items=[structure_lenient(r, Customer) for r in records if isinstance(r, Mapping)],
+            items=[structure(r, Customer) for r in records if isinstance(r, Mapping)],
             total=meta.get("total"),
             limit=meta.get("limit"),
             offset=meta.get("offset"),

@@ -6,9 +6,10 @@ import builtins
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from .._convert import structure
 from .._validate import check_enum
 from ..errors import ValidationError
-from ..models.callcenter import Event, EventType, structure_lenient
+from ..models.callcenter import Event, EventType
 from ..pagination import envelope
 from ._base import Resource, path_id
 
@@ -38,7 +39,7 @@ class Events:
         """
         body = await self._r._call("GET", "/v1/event")
         records, _ = envelope(body)
-        return [structure_lenient(r, Event) for r in records if isinstance(r, Mapping)]
+        return [structure(r, Event) for r in records if isinstance(r, Mapping)]
 
     async def create(
         self, callback_url: str, event: EventType | str, callback_apikey: str | None = None

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from .._convert import structure
 from ..errors import ValidationError
-from ..models.callcenter import ImportResult, QueueCustomer, structure_lenient
+from ..models.callcenter import ImportResult, QueueCustomer
 from ._base import Resource, queue_customers, text
 
 __all__ = ["AutocallQueues", "Autodialer"]
@@ -164,7 +165,7 @@ class AutocallQueues:
         body["customers"] = queue_customers(customers)
         answer = await self._r._call("POST", "/v2/autocall/queue", json=body, places_call=True)
         data = answer.get("data") if isinstance(answer, Mapping) else None
-        return structure_lenient(data if isinstance(data, Mapping) else {}, ImportResult)
+        return structure(data if isinstance(data, Mapping) else {}, ImportResult)
 
     async def block(self, queue_code: str, customer_ids: Iterable[str]) -> None:
         """Put customers on a queue's do-not-call list; those not yet dialed are skipped.

@@ -3,20 +3,18 @@ customers.
 
 Every model is a frozen, slotted attrs class structured by the one converter
 (``_convert.structure``); its ``raw`` keeps the record as received, unknown fields
-included. Enum fields map an unknown value to ``UNKNOWN`` (``raw`` keeps the original), and
-optional text fields turn ``""`` into None.
+included. Enum fields map an unknown value to ``UNKNOWN`` (``raw`` keeps the original),
+optional fields turn ``""`` into None, and an unreadable value leaves its field None.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar
 
 import attrs
-import cattrs
 
-from .._convert import converter, structure
 from .._enums import ApiEnum
 
 __all__ = [
@@ -34,7 +32,6 @@ __all__ = [
     "LiveCall",
     "QueueCustomer",
     "UserStatus",
-    "structure_lenient",
 ]
 
 E = TypeVar("E", bound=ApiEnum)
@@ -92,61 +89,25 @@ class CustomerStatus(ApiEnum):
 CdrMapping = Literal["default", "flex"]
 
 
-def _member(cls: type[E], value: object) -> E | None:
-    # cattrs hands enum fields over as plain (trimmed) strings: make them members here.
-    if value is None or isinstance(value, cls):
-        return value
-    if isinstance(value, str):  # the fast path: a CDR scroll converts millions of these
-        known = cls._value2member_map_
-        member = known.get(value) or known.get(value.lower())
-        if member is not None:
-            return cast(E, member)
-    return cls(value)
-
-
-def _event_type(value: object) -> EventType | None:
-    return _member(EventType, value)
-
-
-def _direction(value: object) -> CallDirection | None:
-    return _member(CallDirection, value)
-
-
-def _call_status(value: object) -> CallStatus | None:
-    return _member(CallStatus, value)
-
-
-def _customer_status(value: object) -> CustomerStatus | None:
-    return _member(CustomerStatus, value)
-
-
-def _text(value: object) -> str | None:
-    """An optional text field: ``""`` means "none"."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
 @attrs.frozen
 class Event:
     """A webhook registration (``GET /v1/event``); field names as the API sends them."""
 
     event_domain_uuid: str | None = attrs.field(
-        default=None, converter=_text, metadata={"keys": ("event_domain_uuid", "id")}
+        default=None, metadata={"keys": ("event_domain_uuid", "id")}
     )
     """The registration's id (what ``events.delete`` takes)."""
     event_name: EventType | None = attrs.field(
-        default=None, converter=_event_type, metadata={"keys": ("event_name", "event")}
+        default=None, metadata={"keys": ("event_name", "event")}
     )
     """The event hooked (``event_name``, or ``event`` as it was created)."""
-    callback_url: str | None = attrs.field(default=None, converter=_text)
+    callback_url: str | None = attrs.field(default=None)
     """Where the PBX posts the event."""
-    callback_apikey: str | None = attrs.field(default=None, converter=_text, repr=False)
+    callback_apikey: str | None = attrs.field(default=None, repr=False)
     """The key the PBX sends along (a secret: never shown in ``repr``)."""
-    domain_uuid: str | None = attrs.field(default=None, converter=_text)
+    domain_uuid: str | None = attrs.field(default=None)
     """The tenant's id."""
-    domain_name: str | None = attrs.field(default=None, converter=_text)
+    domain_name: str | None = attrs.field(default=None)
     """The tenant's domain, e.g. ``test.tel4vn.com``."""
     raw: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
     """The record's fields as received (``callback_apikey`` included)."""
@@ -173,39 +134,37 @@ class Cdr:
     ``mapping`` says which one the record came in; ``raw`` keeps it as received.
     """
 
-    id: str | None = attrs.field(default=None, converter=_text, metadata={"keys": ("id", "cdrId")})
+    id: str | None = attrs.field(default=None, metadata={"keys": ("id", "cdrId")})
     """The CDR's id (default ``id``, flex ``cdrId``); stray spaces stripped."""
-    sip_call_id: str | None = attrs.field(default=None, converter=_text)
+    sip_call_id: str | None = attrs.field(default=None)
     """The SIP Call-ID (``sip_call_id`` in both mappings)."""
-    direction: CallDirection | None = attrs.field(default=None, converter=_direction)
+    direction: CallDirection | None = attrs.field(default=None)
     """``direction`` in both; the reference default sample's integer ``3`` is UNKNOWN."""
-    status: CallStatus | None = attrs.field(default=None, converter=_call_status)
+    status: CallStatus | None = attrs.field(default=None)
     """``status`` in both (``ANSWERED`` or ``answered``)."""
-    cause: str | None = attrs.field(default=None, converter=_text)
+    cause: str | None = attrs.field(default=None)
     """The SIP hangup cause, e.g. ``NORMAL_CLEARING`` (default ``cause``)."""
     duration: int | None = None
     """Seconds from start to end (``duration`` in both)."""
     billsec: int | None = None
     """Seconds from answer to end (``billsec``; flex, and some default servers)."""
     extension: str | None = attrs.field(
-        default=None, converter=_text, metadata={"keys": ("extension", "extensionId")}
+        default=None, metadata={"keys": ("extension", "extensionId")}
     )
     """The agent's extension (default ``extension``, flex ``extensionId``)."""
-    from_number: str | None = attrs.field(default=None, converter=_text)
+    from_number: str | None = attrs.field(default=None)
     """The calling number (default ``from_number``; flex has none)."""
-    to_number: str | None = attrs.field(
-        default=None, converter=_text, metadata={"keys": ("to_number", "to")}
-    )
+    to_number: str | None = attrs.field(default=None, metadata={"keys": ("to_number", "to")})
     """The called number (default ``to_number``, flex ``to``)."""
     customer_id: str | None = attrs.field(
-        default=None, converter=_text, metadata={"keys": ("customer_id", "customerId")}
+        default=None, metadata={"keys": ("customer_id", "customerId")}
     )
     """The customer's code (default ``customer_id``, flex ``customerId``)."""
     recording_url: str | None = attrs.field(
-        default=None, converter=_text, metadata={"keys": ("recording_url", "recordFile")}
+        default=None, metadata={"keys": ("recording_url", "recordFile")}
     )
     """The recording (default ``recording_url``, flex ``recordFile``); None when ``""``."""
-    receive_dest: str | None = attrs.field(default=None, converter=_text)
+    receive_dest: str | None = attrs.field(default=None)
     """The ring group or queue that received the call (default ``receive_dest``)."""
     started_at: datetime | None = attrs.field(
         default=None, metadata={"keys": ("time_started", "dialAt")}
@@ -237,11 +196,11 @@ class Cdr:
 class ClickToCallResult:
     """A click-to-call the PBX accepted (the extension rings first, then the phone)."""
 
-    call_id: str | None = attrs.field(default=None, converter=_text)
+    call_id: str | None = attrs.field(default=None)
     """The call's id (the CDR's id later)."""
-    status: str | None = attrs.field(default=None, converter=_text)
+    status: str | None = attrs.field(default=None)
     """``success``."""
-    code: str | None = attrs.field(default=None, converter=_text)
+    code: str | None = attrs.field(default=None)
     """``"0"`` from ``POST /v2/click2call``; None from the GET endpoints."""
     raw: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
     """The response as received."""
@@ -251,11 +210,11 @@ class ClickToCallResult:
 class CallControlResult:
     """The answer to a transfer, listen, whisper or barge request."""
 
-    call_id: str | None = attrs.field(default=None, converter=_text)
+    call_id: str | None = attrs.field(default=None)
     """The call acted on."""
-    ext: str | None = attrs.field(default=None, converter=_text)
+    ext: str | None = attrs.field(default=None)
     """The extension that now takes part."""
-    status: str | None = attrs.field(default=None, converter=_text)
+    status: str | None = attrs.field(default=None)
     """``success``."""
     raw: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
     """The response as received."""
@@ -265,21 +224,21 @@ class CallControlResult:
 class LiveCall:
     """A call in progress (``GET /v2/call``); field names as the API sends them."""
 
-    call_id: str | None = attrs.field(default=None, converter=_text)
+    call_id: str | None = attrs.field(default=None)
     """The call's id (what ``calls.transfer`` and friends take)."""
-    source: str | None = attrs.field(default=None, converter=_text)
+    source: str | None = attrs.field(default=None)
     """The calling side, e.g. an extension."""
-    destination: str | None = attrs.field(default=None, converter=_text)
+    destination: str | None = attrs.field(default=None)
     """The called side."""
-    direction: CallDirection | None = attrs.field(default=None, converter=_direction)
+    direction: CallDirection | None = attrs.field(default=None)
     """Inbound, outbound or local."""
-    state: str | None = attrs.field(default=None, converter=_text)
+    state: str | None = attrs.field(default=None)
     """The switch's channel state, e.g. ``CS_EXECUTE``."""
     created_time: datetime | None = None
     """When the call started (zone-less in the API: a naive datetime)."""
-    context: str | None = attrs.field(default=None, converter=_text)
+    context: str | None = attrs.field(default=None)
     """The tenant's domain."""
-    ip: str | None = attrs.field(default=None, converter=_text)
+    ip: str | None = attrs.field(default=None)
     """The address the call came from."""
     raw: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
     """The record as received."""
@@ -301,15 +260,13 @@ class ImportResult:
 class UserStatus:
     """A user's extension and whether it is logged in on a softphone."""
 
-    user_uuid: str | None = attrs.field(
-        default=None, converter=_text, metadata={"keys": ("user_uuid", "user_id")}
-    )
+    user_uuid: str | None = attrs.field(default=None, metadata={"keys": ("user_uuid", "user_id")})
     """The user's id (``user_uuid``, or ``user_id`` on later servers)."""
-    username: str | None = attrs.field(default=None, converter=_text)
+    username: str | None = attrs.field(default=None)
     """The user's login name."""
-    agent_name: str | None = attrs.field(default=None, converter=_text)
+    agent_name: str | None = attrs.field(default=None)
     """The agent's display name."""
-    extension: str | None = attrs.field(default=None, converter=_text)
+    extension: str | None = attrs.field(default=None)
     """The user's extension."""
     ext_loggedin: bool | None = None
     """Whether the extension is logged in on a softphone (sent as ``"true"``/``"false"``)."""
@@ -321,21 +278,19 @@ class UserStatus:
 class Customer:
     """A customer uploaded for autodialing (``/v2/customer``); the API's field names."""
 
-    customer_id: str | None = attrs.field(
-        default=None, converter=_text, metadata={"keys": ("customer_id", "id")}
-    )
+    customer_id: str | None = attrs.field(default=None, metadata={"keys": ("customer_id", "id")})
     """The customer's id."""
-    campaign_id: str | None = attrs.field(default=None, converter=_text)
+    campaign_id: str | None = attrs.field(default=None)
     """The campaign it belongs to."""
-    customer_code: str | None = attrs.field(default=None, converter=_text)
+    customer_code: str | None = attrs.field(default=None)
     """Your code for the customer."""
-    customer_name: str | None = attrs.field(default=None, converter=_text)
+    customer_name: str | None = attrs.field(default=None)
     """The customer's name."""
-    phone_number: str | None = attrs.field(default=None, converter=_text)
+    phone_number: str | None = attrs.field(default=None)
     """The number to dial."""
-    contract_number: str | None = attrs.field(default=None, converter=_text)
+    contract_number: str | None = attrs.field(default=None)
     """The contract's number."""
-    status: CustomerStatus | None = attrs.field(default=None, converter=_customer_status)
+    status: CustomerStatus | None = attrs.field(default=None)
     """Where the customer stands (``NEW`` in the samples)."""
     created_at: datetime | None = None
     """When it was uploaded (ISO 8601 with ``Z``: an aware datetime)."""
@@ -362,39 +317,3 @@ class QueueCustomer:
     def to_json(self) -> dict[str, Any]:
         """The customer as the import body carries it."""
         return {**self.fields, "id": self.id, "mobiles": list(self.mobiles)}
-
-
-_LENIENT_ERRORS = (ValueError, TypeError, KeyError, cattrs.BaseValidationError)
-
-
-def structure_lenient(data: object, cls: type[M]) -> M:
-    """Structure ``data`` into ``cls``; a known field holding a value that cannot be read
-    (a time in no known format, say) is left None instead of failing the record.
-
-    ``raw`` keeps the value as received. A whole CDR scroll never fails over one odd value.
-    """
-    try:
-        return structure(data, cls)
-    except _LENIENT_ERRORS:
-        if not isinstance(data, Mapping):
-            raise
-    bad: set[str] = set()
-    model = cast(Any, cls)
-    attrs.resolve_types(model)
-    for field in attrs.fields(model):
-        if field.name == "raw" or not field.init:
-            continue
-        for key in field.metadata.get("keys", (field.name,)):
-            value = data.get(key)
-            if value is None:
-                continue
-            try:
-                converted = converter.structure(value, field.type)
-                if field.converter is not None:
-                    field.converter(converted)
-            except _LENIENT_ERRORS:
-                bad.add(key)
-            break
-    cleaned = {k: (None if k in bad else v) for k, v in data.items()}
-    result = structure(cleaned, cls)
-    return cast(M, attrs.evolve(cast(Any, result), raw=dict(data)))

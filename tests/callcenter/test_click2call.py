@@ -174,3 +174,19 @@ async def test_call_actions(fake: FakeTel4vn, cc: CallCenterClient, action: str)
     assert info.value.field == "ext"
     assert len(fake.state["cc_call_actions"]) == 1
     assert fake.count(f"/v2/call/{call['call_id']}/{action}") == 2
+
+
+async def test_a_synchronous_click_to_call_waits_as_long_as_it_is_told(
+    fake: FakeTel4vn, make_cc: Any
+) -> None:
+    cc: CallCenterClient = make_cc(timeout=0.2)
+    await cc.session.token()
+    fake.inject("/v1/click2call", delay=0.5, times=2)  # the agent takes a while to pick up
+
+    result = await cc.click2call.call("101", PHONE, timeout=2.0)
+    assert result.status == "success"
+    with pytest.raises(OutcomeUnknownError, match="timed out"):
+        await cc.click2call.call("101", "0899098898")  # the client's 0.2 s: the answer is lost
+
+    assert fake.count("/v1/click2call") == 2
+    assert fake.dials[PHONE] == 1

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from tel4vn_async._convert import structure
 from tel4vn_async.models.callcenter import (
     CallDirection,
     CallStatus,
@@ -17,7 +18,6 @@ from tel4vn_async.models.callcenter import (
     ImportResult,
     LiveCall,
     UserStatus,
-    structure_lenient,
 )
 from tel4vn_async.testing._callcenter import cdr_facts, cdr_record
 
@@ -57,7 +57,7 @@ FLEX_SAMPLE = {
 
 
 def test_cdr_default_mapping_sample() -> None:
-    cdr = structure_lenient(DEFAULT_SAMPLE, Cdr)
+    cdr = structure(DEFAULT_SAMPLE, Cdr)
     assert cdr.mapping == "default"
     assert cdr.id == "01b7d166-b564-42ec-80a1-4ad343225934"  # trailing space stripped
     assert cdr.raw["id"].endswith(" ")
@@ -73,7 +73,7 @@ def test_cdr_default_mapping_sample() -> None:
 
 
 def test_cdr_flex_mapping_sample() -> None:
-    cdr = structure_lenient(FLEX_SAMPLE, Cdr)
+    cdr = structure(FLEX_SAMPLE, Cdr)
     assert cdr.mapping == "flex"
     assert cdr.id == "0c1d6ff3-c9b0-4fd1-8f5c-7be53f5f6973"
     assert cdr.extension == "101"
@@ -90,8 +90,8 @@ def test_cdr_flex_mapping_sample() -> None:
 
 @pytest.mark.parametrize("i", range(12))
 def test_both_mappings_of_one_record_agree(i: int) -> None:
-    default = structure_lenient(cdr_record(i, "default"), Cdr)
-    flex = structure_lenient(cdr_record(i, "flex"), Cdr)
+    default = structure(cdr_record(i, "default"), Cdr)
+    flex = structure(cdr_record(i, "flex"), Cdr)
     facts = cdr_facts(i)
     for cdr in (default, flex):
         assert cdr.id == facts["id"]
@@ -115,7 +115,7 @@ def test_cdr_quirks_never_fatal() -> None:
         "time_ended": "not a time",
         "brand_new_field": {"x": 1},
     }
-    cdr = structure_lenient(record, Cdr)
+    cdr = structure(record, Cdr)
     assert (cdr.duration, cdr.billsec) == (12, 9)
     assert cdr.status is CallStatus.UNKNOWN
     assert cdr.direction is CallDirection.UNKNOWN
@@ -127,12 +127,12 @@ def test_cdr_quirks_never_fatal() -> None:
 
 
 def test_iso_times_are_aware() -> None:
-    cdr = structure_lenient({"id": "x", "time_started": "2024-01-02T03:04:05.123Z"}, Cdr)
+    cdr = structure({"id": "x", "time_started": "2024-01-02T03:04:05.123Z"}, Cdr)
     assert cdr.started_at == datetime(2024, 1, 2, 3, 4, 5, 123000, tzinfo=timezone.utc)
 
 
 def test_customer_sample() -> None:
-    customer = structure_lenient(
+    customer = structure(
         {
             "campaign_id": "aaaaaaaa-1111-2222-3333-eeeeeeee",
             "contract_number": "ABC123",
@@ -150,44 +150,42 @@ def test_customer_sample() -> None:
     assert customer.status is CustomerStatus.NEW
     assert customer.created_at == datetime(2021, 7, 15, 12, 50, 23, 805319, tzinfo=timezone.utc)
     assert customer.updated_at is None
-    assert structure_lenient({"status": "no-answered"}, Customer).status is (
-        CustomerStatus.NO_ANSWERED
-    )
-    assert structure_lenient({"status": "archived"}, Customer).status is CustomerStatus.UNKNOWN
+    assert structure({"status": "no-answered"}, Customer).status is (CustomerStatus.NO_ANSWERED)
+    assert structure({"status": "archived"}, Customer).status is CustomerStatus.UNKNOWN
 
 
 def test_user_status_bool_strings() -> None:
     data = {"agent_name": "A", "ext_loggedin": "false", "extension": "101", "user_id": " u1 "}
-    status = structure_lenient(data, UserStatus)
+    status = structure(data, UserStatus)
     assert status.ext_loggedin is False
     assert status.user_uuid == "u1"
-    assert structure_lenient({"ext_loggedin": "true"}, UserStatus).ext_loggedin is True
+    assert structure({"ext_loggedin": "true"}, UserStatus).ext_loggedin is True
 
 
 def test_event_hides_its_callback_key() -> None:
-    event = structure_lenient(
+    event = structure(
         {"event_domain_uuid": "e1", "event_name": "HANGUP", "callback_apikey": "s3cret"}, Event
     )
     assert event.event_name is EventType.HANGUP
     assert event.id == "e1"
     assert event.callback_apikey == "s3cret"
     assert "s3cret" not in repr(event)
-    assert structure_lenient({"event_name": "missed"}, Event).event_name is EventType.UNKNOWN
+    assert structure({"event_name": "missed"}, Event).event_name is EventType.UNKNOWN
 
 
 def test_live_call_and_import_result() -> None:
-    call = structure_lenient(
+    call = structure(
         {"call_id": "c1", "created_time": "2021-06-08 17:37:37", "direction": "outbound"},
         LiveCall,
     )
     assert call.created_time == datetime(2021, 6, 8, 17, 37, 37)
     assert call.direction is CallDirection.OUTBOUND
-    result = structure_lenient({"fail": [], "success": ["TEL4VN_Test"]}, ImportResult)
+    result = structure({"fail": [], "success": ["TEL4VN_Test"]}, ImportResult)
     assert (result.success, result.fail) == (["TEL4VN_Test"], [])
 
 
 def test_models_are_frozen_and_slotted() -> None:
-    cdr = structure_lenient(FLEX_SAMPLE, Cdr)
+    cdr = structure(FLEX_SAMPLE, Cdr)
     with pytest.raises(AttributeError):
         cdr.id = "other"  # type: ignore[misc]
     assert not hasattr(cdr, "__dict__")
