@@ -280,6 +280,8 @@ def test_the_public_names_are_exported() -> None:
         "TransportError", "OutcomeUnknownError", "APIError", "BadRequestError",
         "AuthenticationError", "NotFoundError", "RateLimitError", "ServerError",
         "CallRejectedError", "UserNotRegisteredError", "UserBusyError",
+        "Page", "AsyncPager", "EventType", "Voice", "CallStatus", "CustomerStatus",
+        "Cdr", "Customer", "Report",
     }  # fmt: skip
     assert promised <= set(tel4vn_async.__all__)
 

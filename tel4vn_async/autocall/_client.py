@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import aiohttp
+from functools import cached_property
 
 from .._client import BaseClient
-from .._token import TokenStore
-from .._transport import RetryPolicy
 from ._audio import Audio
 from ._calls import Calls
 from ._reports import Reports
@@ -30,34 +28,22 @@ class AutocallClient(BaseClient):
     _token_path = "/v1/auth/token"
     _family = "autocall"
 
-    def __init__(
-        self,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        *,
-        http_session: aiohttp.ClientSession | None = None,
-        timeout: float = 30.0,
-        max_retries: int = 3,
-        refresh_leeway: float = 60.0,
-        token_store: TokenStore | None = None,
-        retry_policy: RetryPolicy | None = None,
-    ) -> None:
-        """Configure a client; nothing is sent until the first call (see ``BaseClient``)."""
-        super().__init__(
-            base_url,
-            api_key,
-            http_session=http_session,
-            timeout=timeout,
-            max_retries=max_retries,
-            refresh_leeway=refresh_leeway,
-            token_store=token_store,
-            retry_policy=retry_policy,
-        )
-        self.templates = Templates(self)
+    @cached_property
+    def templates(self) -> Templates:
         """OTP and text-to-speech templates: ``create_otp``, ``create_tts``."""
-        self.calls = Calls(self)
+        return Templates(self)
+
+    @cached_property
+    def calls(self) -> Calls:
         """OTP and text-to-speech calls: ``otp``, ``tts``."""
-        self.audio = Audio(self)
+        return Calls(self)
+
+    @cached_property
+    def audio(self) -> Audio:
         """Audio file uploads: ``upload``."""
-        self.reports = Reports(self)
+        return Audio(self)
+
+    @cached_property
+    def reports(self) -> Reports:
         """Call reports: ``list``, ``get``."""
+        return Reports(self)
