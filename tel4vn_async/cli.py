@@ -11,6 +11,8 @@ from . import __version__
 from ._client import BaseClient
 from .autocall import AutocallClient
 from .callcenter import CallCenterClient
+from .errors import UserNotRegisteredError
+from .models import CallStatus, Voice
 from .testing import FakeTel4vn
 
 __all__ = ["main"]
@@ -24,8 +26,9 @@ def _expiry(client: BaseClient) -> str:
 
 
 async def demo() -> int:
-    """Log in to the embedded fake server and show both families' tokens, redacted."""
+    """The main job, end to end, against the embedded fake server (no network)."""
     async with FakeTel4vn() as fake:
+        fake.seed_cdrs(2_500)
         print(f"fake TEL4VN server on {fake.url} (no network used)")
         account = await CallCenterClient.login(fake.url, fake.username, fake.password)
         print(f"logged in as {account.username} ({account.level}); api_key: ***")
@@ -34,12 +37,37 @@ async def demo() -> int:
             token = await cc.session.token()
             print(f"call center token: {token!r}")
             print(f"  expires at {_expiry(cc)}")
-            calls = await asyncio.gather(*(cc.request("GET", "/v2/call") for _ in range(100)))
+            await asyncio.gather(*(cc.calls.list() for _ in range(100)))
             print(f"  100 concurrent requests, {fake.token_requests} token request(s)")
-            print(f"  live calls: {calls[0]['total']}")
+
+            fake.inject("/v2/cdr", status=503)  # a hiccup mid-scroll: retried, nothing lost
+            answered = total = 0
+            async for cdr in cc.cdrs.list(page_size=500):
+                total += 1
+                answered += cdr.status is CallStatus.ANSWERED
+            print(f"scrolled {total} CDRs through a 503 ({answered} answered)")
+
+            try:
+                await cc.click2call.start("109", "0899098899")
+            except UserNotRegisteredError as error:
+                print(f"click-to-call from 109 refused: {error.code}")
+            result = await cc.click2call.start("101", "0899098899")
+            print(f"click-to-call from 101 ringing: call {result.call_id}")
 
         async with AutocallClient(fake.url, api_key=account.api_key) as pbx:
-            await pbx.session.token()
+            template = await pbx.templates.create_otp(
+                1, "otp_login", "Ma xac nhan cua ban la {{code_otp}}", Voice.SOUTH_F_03, 1.0
+            )
+            call = await pbx.calls.otp(
+                campaign_id="aaaaaaaa-bbbb-cccc-dddd-eeeeeeee",
+                caller="0123456789",
+                callee="0987654321",
+                template=template,
+                code="123456",
+            )
+            print(f"OTP call placed: {call.call_id} ({call.status})")
+            async for report in pbx.reports.list(callee="0987654321"):
+                print(f"  report: {report.type} to {report.callee}, {report.hangup_cause}")
             print(f"autocall token expires at {_expiry(pbx)}")
     return 0
 

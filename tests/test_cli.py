@@ -14,13 +14,19 @@ from tel4vn_async.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_demo_logs_in_and_shows_the_token_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_demo_runs_end_to_end_with_the_token_redacted(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert main(["demo"]) == 0
 
     out = capsys.readouterr().out
     assert "logged in as admin" in out
     assert "access_token='***'" in out
     assert "100 concurrent requests, 1 token request(s)" in out
+    assert "scrolled 2500 CDRs through a 503" in out
+    assert "click-to-call from 109 refused: USER_NOT_REGISTERED" in out
+    assert "OTP call placed:" in out
+    assert "report: OTP to 0987654321" in out
     assert "autocall token expires at" in out
 
 
