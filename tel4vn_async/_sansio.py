@@ -168,7 +168,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - base)
 
 
-def _as_int(value: object) -> int | None:
+def as_int(value: object) -> int | None:
+    """An int from an int or a digit string (the API sends both); else None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -201,7 +202,7 @@ def _looks_failed(body: Mapping[str, Any]) -> bool:
         return True
     if body.get("success") is False:
         return True
-    code = _as_int(body.get("code"))
+    code = as_int(body.get("code"))
     if code is not None and (code >= 400 or 0 < code < 100):
         return True
     if body.get("error"):
@@ -234,9 +235,9 @@ def _error_code(body: Mapping[str, Any]) -> str | int | None:
     if isinstance(error, str) and _CODE_RE.match(error.strip()):
         return error.strip()
     code = body.get("code")
-    as_int = _as_int(code)
-    if as_int is not None:
-        return as_int
+    number = as_int(code)
+    if number is not None:
+        return number
     if isinstance(code, str) and code.strip():
         return code.strip()
     if isinstance(error, str) and error.strip():
@@ -283,7 +284,7 @@ def error_from_body(
     code = _error_code(mapping)
     message = _message(mapping, details, fallback=f"HTTP {status}")
 
-    body_status = _as_int(mapping.get("code"))
+    body_status = as_int(mapping.get("code"))
     effective = body_status if body_status is not None and body_status >= 400 else None
     if effective is None and status >= 400:
         effective = status

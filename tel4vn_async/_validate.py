@@ -11,6 +11,7 @@ from typing import TypeVar
 from .errors import ValidationError
 
 __all__ = [
+    "check_count",
     "check_customer_phone",
     "check_each",
     "check_enum",
@@ -75,6 +76,15 @@ def check_range(value: float, low: float, high: float, field: str) -> float:
     """A number within ``low..high`` (inclusive)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
         raise ValidationError(f"{field} must be within {low}..{high}, got {value!r}", field=field)
+    return value
+
+
+def check_count(value: object, field: str, high: int) -> int:
+    """A whole number within ``1..high``: a page size, a page number."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+        raise ValidationError(
+            f"{field} must be an integer within 1..{high}, got {value!r}", field=field
+        )
     return value
 
 

@@ -22,6 +22,8 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from ._sansio import as_int as _as_int
+
 __all__ = [
     "AsyncPager",
     "Page",
@@ -56,16 +58,6 @@ class Page(Generic[T]):
 
     def __len__(self) -> int:
         return len(self.items)
-
-
-def _as_int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return None
 
 
 def envelope(body: object) -> tuple[list[Any], dict[str, Any]]:

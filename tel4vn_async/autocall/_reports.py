@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from .._convert import structure
 from .._sansio import Request, format_query
-from .._validate import check_phone, require
+from .._validate import check_count, check_phone, require
 from ..errors import NotFoundError, ValidationError
 from ..models.autocall import Report
 from ..pagination import AsyncPager, Page, envelope, follow_offset
@@ -46,7 +46,10 @@ class Reports:
         Raises:
             ValidationError: a bad argument, before anything is sent.
         """
-        query: dict[str, object] = {"limit": _page_size(page_size), "offset": 0}
+        query: dict[str, object] = {
+            "limit": check_count(page_size, "page_size", _MAX_PAGE),
+            "offset": 0,
+        }
         if caller is not None:
             query["caller"] = check_phone(caller, "caller")
         if callee is not None:
@@ -85,14 +88,6 @@ class Reports:
                 f"no report for call {call_id.strip()!r}", status=200, method="GET", path=path
             )
         return structure(data, Report)
-
-
-def _page_size(value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_PAGE:
-        raise ValidationError(
-            f"page_size must be an int from 1 to {_MAX_PAGE}, got {value!r}", field="page_size"
-        )
-    return value
 
 
 def _int(value: object) -> int | None:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from .._convert import structure
-from .._validate import check_enum, check_phone, format_query_date
+from .._validate import check_count, check_enum, check_phone, format_query_date
 from ..errors import ValidationError
 from ..models.callcenter import CallDirection, Cdr
 from ..pagination import AsyncPager, Page, Query, envelope, follow_scroll, single_page
@@ -18,14 +18,6 @@ __all__ = ["Cdrs"]
 
 DateArg = date | datetime | str
 MAX_PAGE_SIZE = 10_000
-
-
-def _positive(value: object, field: str, *, high: int = MAX_PAGE_SIZE) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
-        raise ValidationError(
-            f"{field} must be an integer within 1..{high}, got {value!r}", field=field
-        )
-    return value
 
 
 def cdr_filters(
@@ -120,7 +112,7 @@ class Cdrs:
             phone=phone,
             direction=direction,
         )
-        query["limit"] = _positive(page_size, "page_size")
+        query["limit"] = check_count(page_size, "page_size", MAX_PAGE_SIZE)
         return PrefetchPager(self._fetch, _to_cdr, query, follow_scroll)
 
     async def page(
@@ -155,8 +147,8 @@ class Cdrs:
             phone=phone,
             direction=direction,
         )
-        query["page"] = _positive(page, "page", high=2**31)
-        query["limit"] = _positive(limit, "limit")
+        query["page"] = check_count(page, "page", 2**31)
+        query["limit"] = check_count(limit, "limit", MAX_PAGE_SIZE)
         return await PrefetchPager(self._fetch, _to_cdr, query, single_page)
 
     async def get(self, cdr_id_or_sip_call_id: str) -> Cdr:

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._convert import structure
-from .._validate import check_customer_phone
-from ..errors import TransportError, ValidationError
+from .._validate import check_count, check_customer_phone
+from ..errors import TransportError
 from ..models.callcenter import Customer, UserStatus
 from ..pagination import AsyncPager, Page, Query, envelope, follow_offset
 from ._base import Resource, path_id, text
@@ -45,15 +45,10 @@ class Customers:
         Raises:
             ValidationError: a bad page size or an empty campaign id; nothing sent.
         """
-        if isinstance(page_size, bool) or not isinstance(page_size, int):
-            raise ValidationError(
-                f"page_size must be an integer, got {page_size!r}", field="page_size"
-            )
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValidationError(
-                f"page_size must be within 1..{MAX_PAGE_SIZE}, got {page_size}", field="page_size"
-            )
-        query: dict[str, Any] = {"limit": page_size, "offset": 0}
+        query: dict[str, Any] = {
+            "limit": check_count(page_size, "page_size", MAX_PAGE_SIZE),
+            "offset": 0,
+        }
         if campaign_id is not None:
             query["campaign_id"] = text(campaign_id, "campaign_id")
         return AsyncPager(self._fetch, query, follow_offset())
