@@ -18,105 +18,18 @@ from typing import Any, Literal
 from aiohttp import web
 
 from ._base import FAKE, FakeBase, json_response
+from ._cdr_data import CdrMappingName, cdr_facts, cdr_matches, cdr_record, fmt_time
 
 __all__ = ["CallCenterFake", "CdrMappingName", "ScrollStyle", "cdr_record", "routes"]
 
 routes = web.RouteTableDef()
 
 ScrollStyle = Literal["offset", "echo", "scroll_id"]
-CdrMappingName = Literal["default", "flex"]
 
-CDR_BASE_TIME = datetime(2024, 1, 1, 8, 0, 0)
-_STATUSES = ("answered", "busy", "no-answered", "cancel", "not-available", "invalid")
-_DIRECTIONS = ("outbound", "inbound", "local")
 _CUSTOMER_STATUSES = ("NEW", "QUEUE", "ANSWERED", "BUSY", "NO-ANSWERED", "CANCEL", "FAIL")
 _CUSTOMER_PHONE = re.compile(r"^(84|0[3|5|7|8|9])+([0-9]{8})$")
 _GO_ZERO = "0001-01-01T00:00:00Z"
 DEFAULT_CAMPAIGN = "aaaaaaaa-1111-2222-3333-eeeeeeee"
-
-
-def _fmt(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def cdr_facts(i: int) -> dict[str, Any]:
-    """The logical facts of CDR number ``i`` (what filters compare), in neither mapping."""
-    status = _STATUSES[i % len(_STATUSES)]
-    duration = 5 + i % 120
-    started = CDR_BASE_TIME + timedelta(seconds=37 * i)
-    return {
-        "id": f"{i:08x}-cdr0-4000-8000-{i:012x}",
-        "sip_call_id": f"{i:08x}-49de-123a-89ab-fa163e3b9b38",
-        "status": status,
-        "direction": _DIRECTIONS[i % len(_DIRECTIONS)],
-        "duration": duration,
-        "billsec": duration - 4 if status == "answered" else 0,
-        "extension": str(101 + i % 3),
-        "phone": f"089{9000000 + i % 1000000:07d}",
-        "customer_id": f"KH{i % 500}",
-        "started": started,
-        "ringing": started + timedelta(seconds=2),
-        "answered": started + timedelta(seconds=4) if status == "answered" else None,
-        "ended": started + timedelta(seconds=duration),
-    }
-
-
-def cdr_record(i: int, mapping: CdrMappingName = "default") -> dict[str, Any]:
-    """CDR number ``i`` as the API sends it in ``mapping``, quirks included."""
-    f = cdr_facts(i)
-    answered = _fmt(f["answered"]) if f["answered"] else ""
-    recording = f"http://recording.demo/{f['id']}" if f["answered"] else ""
-    inbound = f["direction"] == "inbound"
-    if mapping == "flex":
-        return {
-            "cdrId": f["id"],
-            "sip_call_id": f["sip_call_id"],
-            "recordFile": recording,
-            "extensionId": f["extension"],
-            "to": f["extension"] if inbound else f["phone"],
-            "hangupAt": _fmt(f["ended"]),
-            "answeredAt": answered,
-            "ringAt": _fmt(f["ringing"]),
-            "dialAt": _fmt(f["started"]),
-            "status": f["status"],
-            "duration": f["duration"],
-            "direction": f["direction"],
-            "billsec": f["billsec"],
-            "customerId": f["customer_id"],
-        }
-    return {
-        "id": f["id"] + (" " if i % 7 == 3 else ""),  # the spec's sample id with a space
-        "sip_call_id": f["sip_call_id"],
-        "cause": "NORMAL_CLEARING" if f["status"] == "answered" else "USER_BUSY",
-        "duration": str(f["duration"]) if i % 5 == 1 else f["duration"],
-        "direction": 3 if i % 11 == 10 else f["direction"],  # the reference sample's integer
-        "recording_url": recording,
-        "extension": f["extension"],
-        "from_number": f["phone"] if inbound else "19001919",
-        "to_number": f["extension"] if inbound else f["phone"],
-        "receive_dest": "",
-        "time_started": _fmt(f["started"]),
-        "time_answered": answered,
-        "time_ended": _fmt(f["ended"]),
-        "status": f["status"].upper(),
-        "customer_id": f["customer_id"],
-    }
-
-
-def _cdr_matches(f: dict[str, Any], query: Any) -> bool:
-    started = _fmt(f["started"])
-    start, end = query.get("start_date"), query.get("end_date")
-    if start and started < start:
-        return False
-    if end and started[: len(end)] > end:
-        return False
-    if "duration" in query and str(f["duration"]) != query["duration"]:
-        return False
-    if "extension" in query and f["extension"] != query["extension"]:
-        return False
-    if "phone" in query and query["phone"] not in (f["phone"], "19001919"):
-        return False
-    return not ("direction" in query and f["direction"] != query["direction"])
 
 
 _CDR_FILTERS = ("start_date", "end_date", "duration", "extension", "phone", "direction")
@@ -164,7 +77,7 @@ class CallCenterFake(FakeBase):
             stop = min(count, offset + limit)
             return [cdr_record(i, mapping) for i in range(offset, stop)], count
         # Filtered listings scan every record: fine for the few thousand a test seeds.
-        hits = [i for i in range(count) if _cdr_matches(cdr_facts(i), query)]
+        hits = [i for i in range(count) if cdr_matches(cdr_facts(i), query)]
         return [cdr_record(i, mapping) for i in hits[offset : offset + limit]], len(hits)
 
     def find_cdr(self, key: str) -> dict[str, Any] | None:
@@ -197,7 +110,7 @@ class CallCenterFake(FakeBase):
         call = {
             "call_id": self.next_id(),
             "context": "test.tel4vn.com",
-            "created_time": _fmt(datetime.now().replace(microsecond=0)),
+            "created_time": fmt_time(datetime.now().replace(microsecond=0)),
             "destination": "0899123456",
             "direction": "outbound",
             "ip": "1.2.3.4",

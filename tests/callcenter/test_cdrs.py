@@ -12,7 +12,7 @@ from tel4vn_async import CallCenterClient, NotFoundError, ServerError, Validatio
 from tel4vn_async.models.callcenter import CallDirection, Cdr
 from tel4vn_async.pagination import AsyncPager, Page
 from tel4vn_async.testing import FakeTel4vn
-from tel4vn_async.testing._callcenter import cdr_facts, cdr_record
+from tel4vn_async.testing._cdr_data import cdr_facts, cdr_record
 
 N = 10_000
 PAGE = 500

@@ -19,7 +19,7 @@ from tel4vn_async.models.callcenter import (
     LiveCall,
     UserStatus,
 )
-from tel4vn_async.testing._callcenter import cdr_facts, cdr_record
+from tel4vn_async.testing._cdr_data import cdr_facts, cdr_record
 
 DEFAULT_SAMPLE = {
     "id": "01b7d166-b564-42ec-80a1-4ad343225934 ",
