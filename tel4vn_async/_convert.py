@@ -24,6 +24,7 @@ import attrs
 import cattrs
 
 from ._enums import ApiEnum
+from .errors import TransportError
 
 __all__ = ["converter", "make_converter", "parse_datetime", "structure"]
 
@@ -224,5 +225,14 @@ converter = make_converter()
 
 
 def structure(data: object, cls: type[T]) -> T:
-    """Structure ``data`` into ``cls`` with the one converter."""
-    return converter.structure(data, cls)
+    """Structure response ``data`` into ``cls`` with the one converter.
+
+    Raises:
+        TransportError: the data cannot be read as ``cls`` at all (not an object, a
+            required field missing or unreadable): a broken response.
+    """
+    try:
+        return converter.structure(data, cls)
+    except _UNREADABLE as exc:
+        name = getattr(cls, "__name__", str(cls))
+        raise TransportError(f"the response holds no readable {name}: {exc}") from exc

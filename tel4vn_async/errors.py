@@ -51,9 +51,13 @@ __all__ = [
 _MASK = "***"
 
 
+# Shorter "secrets" (a test's api_key "k") would mangle every word they occur in.
+_MIN_SECRET = 4
+
+
 def _scrub_text(text: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
-        if secret:
+        if len(secret) >= _MIN_SECRET:
             text = text.replace(secret, _MASK)
     return text
 

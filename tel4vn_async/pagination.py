@@ -32,6 +32,7 @@ __all__ = [
     "follow_scroll",
     "next_offset",
     "next_scroll",
+    "page_from",
     "single_page",
 ]
 
@@ -83,26 +84,56 @@ def envelope(body: object) -> tuple[list[Any], dict[str, Any]]:
     return records, meta
 
 
+def page_from(
+    body: object, query: Mapping[str, object], convert: Callable[[Mapping[str, Any]], T]
+) -> Page[T]:
+    """The ``Page`` in a listing response: records converted, paging fields read.
+
+    A ``limit`` or ``offset`` the server does not echo (or echoes as ``-1``) is the one
+    the query asked for.
+    """
+    records, meta = envelope(body)
+    offset = meta.get("offset")
+    if offset is None or offset < 0:
+        offset = _as_int(query.get("offset")) or 0
+    return Page(
+        items=[convert(r) for r in records if isinstance(r, Mapping)],
+        total=meta.get("total"),
+        limit=meta.get("limit") or _as_int(query.get("limit")),
+        offset=offset,
+        scroll_id=meta.get("scroll_id"),
+    )
+
+
 def next_offset(
-    request_offset: int, limit: int | None, page: Page[Any], *, short_page_ends: bool
+    request_offset: int,
+    limit: int | None,
+    page: Page[Any],
+    *,
+    short_page_ends: bool,
+    previous: Page[Any] | None = None,
 ) -> int | None:
     """The offset of the next page, or None when the listing is done.
 
     Args:
         request_offset: the offset this page was asked for.
-        limit: the page size asked for.
+        limit: the page size asked for (the server's echoed ``limit`` wins: it may cap it).
         page: the page received.
         short_page_ends: a batch shorter than ``limit`` is the last one (for listings
             with no ``total``); with a ``total`` the short-batch rule is never needed.
+        previous: the page before this one, if any.
     """
     count = len(page.items)
     if count == 0:
         return None
     following = max(page.offset if page.offset is not None else -1, request_offset + count)
-    if following <= request_offset:
-        return None
     if page.total is not None:
         return following if following < page.total else None
+    # With no total to reach, a server ignoring the cursor would answer the same batch
+    # forever (a stale echoed offset alone is fine: max() above steps over it).
+    if previous is not None and previous.items == page.items:
+        return None
+    limit = page.limit or limit
     if short_page_ends and limit is not None and count < limit:
         return None
     return following
@@ -135,9 +166,12 @@ def follow_offset(*, short_page_ends: bool = False) -> Follow:
     """Page by ``limit``/``offset`` (customers, reports, CDRs without a scroll id)."""
 
     def follow(query: Query, page: Page[Any], previous: Page[Any] | None) -> Query | None:
-        offset = _as_int(query.get("offset")) or 0
         nxt = next_offset(
-            offset, _as_int(query.get("limit")), page, short_page_ends=short_page_ends
+            _as_int(query.get("offset")) or 0,
+            _as_int(query.get("limit")),
+            page,
+            short_page_ends=short_page_ends,
+            previous=previous,
         )
         return None if nxt is None else {**query, "offset": nxt}
 
@@ -149,7 +183,9 @@ def follow_scroll(query: Query, page: Page[Any], previous: Page[Any] | None) -> 
     if page.scroll_id is not None:
         scroll_id = next_scroll(previous, page)
         return None if scroll_id is None else {**query, "scroll_id": scroll_id}
-    return follow_offset()(query, page, previous)
+    # No scroll id (any more): the offset cursor, without a stale scroll id riding along.
+    offset_query = {k: v for k, v in query.items() if k != "scroll_id"}
+    return follow_offset()(offset_query, page, previous)
 
 
 def single_page(query: Query, page: Page[Any], previous: Page[Any] | None) -> Query | None:

@@ -15,6 +15,7 @@ import attrs
 import pytest
 
 from tel4vn_async import Account as PublicAccount
+from tel4vn_async import TransportError
 from tel4vn_async._convert import parse_datetime, structure
 from tel4vn_async.models import Account
 
@@ -202,7 +203,7 @@ def test_optional_booleans(value: object, expected: bool | None) -> None:
 
 
 def test_unknown_boolean_string_is_rejected_not_guessed() -> None:
-    with pytest.raises(ValueError, match="maybe"):
+    with pytest.raises(TransportError, match="maybe"):
         structure("maybe", bool)
 
 
@@ -287,8 +288,9 @@ def test_model_missing_optional_fields_take_defaults() -> None:
 
 
 def test_model_rejects_a_non_object() -> None:
-    with pytest.raises(TypeError, match="_Sample"):
+    with pytest.raises(TransportError, match="_Sample") as info:
         structure(["KH1"], _Sample)
+    assert isinstance(info.value.__cause__, TypeError)
 
 
 # --------------------------------------------------------------------------- Account

@@ -143,3 +143,42 @@ async def test_breaking_out_leaves_nothing_pending() -> None:
             break
     assert seen == list(range(15))
     assert len(source.queries) == 2
+
+
+def test_a_repeated_batch_ends_a_listing_with_no_total() -> None:
+    first = Page(items=[1, 2], offset=0)
+    again = Page(items=[1, 2], offset=0)  # the server ignores the cursor
+    assert next_offset(0, 2, first, short_page_ends=False) == 2
+    assert next_offset(2, 2, again, short_page_ends=False, previous=first) is None
+    # with a total, the offset rule alone ends it
+    assert next_offset(2, 2, Page(items=[1, 2], offset=0, total=6), short_page_ends=False) == 4
+
+
+def test_a_stale_echoed_offset_is_stepped_over() -> None:
+    # the server echoes offset 0 every time but serves the right records
+    previous = Page(items=[1, 2], offset=0)
+    assert (
+        next_offset(2, 2, Page(items=[3, 4], offset=0), short_page_ends=False, previous=previous)
+        == 4
+    )
+
+
+def test_a_server_capped_page_size_is_no_short_page() -> None:
+    capped = Page(items=list(range(10)), limit=10)  # asked for 100, the server sends 10
+    assert next_offset(0, 100, capped, short_page_ends=True) == 10
+    assert next_offset(0, 100, Page(items=list(range(10))), short_page_ends=True) is None
+
+
+def test_falling_back_to_the_offset_drops_a_stale_scroll_id() -> None:
+    query = {"limit": 2, "scroll_id": "old"}
+    assert follow_scroll(query, Page(items=[1, 2], offset=0, total=10), None) == {
+        "limit": 2,
+        "offset": 2,
+    }
+
+
+def test_page_from_fills_what_the_server_does_not_echo() -> None:
+    from tel4vn_async.pagination import page_from
+
+    got = page_from({"data": [{"a": 1}, "junk"], "offset": -1}, {"limit": 5, "offset": 10}, dict)
+    assert got == Page(items=[{"a": 1}], total=None, limit=5, offset=10)

@@ -11,7 +11,7 @@ from .._sansio import Request, format_query
 from .._validate import check_count, check_phone, require
 from ..errors import NotFoundError, ValidationError
 from ..models.autocall import Report
-from ..pagination import AsyncPager, Page, envelope, follow_offset
+from ..pagination import AsyncPager, Page, follow_offset, page_from
 
 if TYPE_CHECKING:
     from .._client import BaseClient
@@ -58,13 +58,7 @@ class Reports:
 
     async def _fetch(self, query: Mapping[str, object]) -> Page[Report]:
         body = await self._client._send(Request("GET", "/v1/report", params=format_query(query)))
-        records, meta = envelope(body)
-        return Page(
-            [structure(record, Report) for record in records],
-            total=None,
-            limit=meta["limit"] if meta.get("limit") is not None else _int(query.get("limit")),
-            offset=meta["offset"] if meta.get("offset") is not None else _int(query.get("offset")),
-        )
+        return page_from(body, query, lambda r: structure(r, Report))
 
     async def get(self, call_id: str) -> Report:
         """The report of one call.
@@ -88,7 +82,3 @@ class Reports:
                 f"no report for call {call_id.strip()!r}", status=200, method="GET", path=path
             )
         return structure(data, Report)
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -10,7 +10,7 @@ from .._convert import structure
 from .._validate import check_count, check_enum, check_phone, format_query_date
 from ..errors import ValidationError
 from ..models.callcenter import CallDirection, Cdr
-from ..pagination import AsyncPager, Page, Query, envelope, follow_scroll, single_page
+from ..pagination import AsyncPager, Page, Query, follow_scroll, page_from, single_page
 from ._base import Resource, path_id, text
 from ._prefetch import PrefetchPager
 
@@ -62,14 +62,7 @@ class Cdrs:
 
     async def _fetch(self, query: Query) -> Page[Mapping[str, Any]]:
         body = await self._r._call("GET", "/v2/cdr", params=query)
-        records, meta = envelope(body)
-        return Page(
-            items=[r for r in records if isinstance(r, Mapping)],
-            total=meta.get("total"),
-            limit=meta.get("limit"),
-            offset=meta.get("offset"),
-            scroll_id=meta.get("scroll_id"),
-        )
+        return page_from(body, query, dict)
 
     def list(
         self,

@@ -9,7 +9,7 @@ from .._convert import structure
 from .._validate import check_count, check_customer_phone
 from ..errors import TransportError
 from ..models.callcenter import Customer, UserStatus
-from ..pagination import AsyncPager, Page, Query, envelope, follow_offset
+from ..pagination import AsyncPager, Page, Query, follow_offset, page_from
 from ._base import Resource, path_id, text
 
 __all__ = ["Customers", "Users"]
@@ -25,13 +25,7 @@ class Customers:
 
     async def _fetch(self, query: Query) -> Page[Customer]:
         body = await self._r._call("GET", "/v2/customer", params=query)
-        records, meta = envelope(body)
-        return Page(
-            items=[structure(r, Customer) for r in records if isinstance(r, Mapping)],
-            total=meta.get("total"),
-            limit=meta.get("limit"),
-            offset=meta.get("offset"),
-        )
+        return page_from(body, query, lambda r: structure(r, Customer))
 
     def list(self, campaign_id: str | None = None, *, page_size: int = 100) -> AsyncPager[Customer]:
         """Every customer (of one campaign, if given), paged by ``limit``/``offset``.
