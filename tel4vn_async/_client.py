@@ -188,10 +188,21 @@ class BaseClient:
             token = await self.session.token()
             return await self._transport.send(request, token.access_token)
         except Tel4vnError as error:
-            error._scrub((self._api_key, *self.session.secrets()))
+            error._scrub(self._secrets())
             raise
 
+    def _secrets(self) -> tuple[str, ...]:
+        return (self._api_key, *self.session.secrets())
+
     async def _fetch_token(self) -> Token:
+        """The session's token source; its errors never show the api_key (nor their causes)."""
+        try:
+            return await self._request_token()
+        except Tel4vnError as error:
+            error._scrub(self._secrets())
+            raise
+
+    async def _request_token(self) -> Token:
         # Fetching a token twice is harmless, so it is retried like a read.
         request = Request(
             "POST", self._token_path, json={"api_key": self._api_key}, auth=False, idempotent=True
@@ -206,6 +217,7 @@ class BaseClient:
                 details=error.details,
                 method=request.method,
                 path=request.path,
+                retry_after=error.retry_after,
             ) from error
         except TransportError as error:
             if error.status is None or isinstance(error, ConnectError):

@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from ._token import MemoryTokenStore, Token, TokenStore, needs_refresh
+from .errors import ClientClosedError
 
 __all__ = ["Session"]
 
@@ -40,6 +41,7 @@ class Session:
         # Tokens the server refused: never taken back from a shared store.
         self._rejected: collections.deque[str] = collections.deque(maxlen=16)
         self._held: collections.deque[str] = collections.deque(maxlen=16)
+        self._closed = False
         self.refresh_count = 0
         """How many tokens this session fetched from the API (for monitoring)."""
 
@@ -66,8 +68,13 @@ class Session:
         if inflight is None:
             inflight = self._inflight = asyncio.ensure_future(self._obtain())
             inflight.add_done_callback(_consume_exception)
-        # shield: one impatient caller cancelling must not cancel everyone's refresh.
-        return await asyncio.shield(inflight)
+        try:
+            # shield: one impatient caller cancelling must not cancel everyone's refresh.
+            return await asyncio.shield(inflight)
+        except asyncio.CancelledError:
+            if self._closed and inflight.cancelled() and not _being_cancelled():
+                raise ClientClosedError("the client was closed during a token refresh") from None
+            raise
 
     def invalidate(self, token: Token) -> None:
         """Forget ``token`` after the server refused it; a newer token is kept."""
@@ -102,11 +109,19 @@ class Session:
         return (*self._held, *self._rejected)
 
     async def close(self) -> None:
-        """Cancel a refresh in flight."""
+        """Cancel a refresh in flight: its waiters get ``ClientClosedError``."""
+        self._closed = True
         inflight = self._inflight
         if inflight is not None and not inflight.done():
             inflight.cancel()
             await asyncio.wait([inflight])
+
+
+def _being_cancelled() -> bool:
+    """Whether the current task itself is being cancelled (Python 3.11+ can tell)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return bool(cancelling()) if cancelling is not None else False
 
 
 def _consume_exception(task: asyncio.Future[Token]) -> None:

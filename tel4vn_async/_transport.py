@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -136,6 +137,17 @@ class Transport:
         session, self._session = self._session, None
         if session is not None and self._owns_session:
             await session.close()
+
+    def __del__(self) -> None:
+        # A client dropped without close(): free its connections now, so aiohttp has no
+        # "Unclosed client session" to warn about. Best effort: the loop may be gone.
+        session = self._session
+        if session is None or not self._owns_session or session.closed:
+            return
+        close = getattr(session.connector, "_close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                close()
 
     async def send(self, request: Request, token: str | None = None) -> Any:
         """Send ``request``, retrying per its kind, and return the decoded JSON payload."""

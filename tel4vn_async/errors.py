@@ -66,10 +66,20 @@ class Tel4vnError(Exception):
     """Base class of every error raised by tel4vn_async."""
 
     def _scrub(self, secrets: Iterable[str]) -> None:
-        """Mask every occurrence of ``secrets`` in this exception's text, in place."""
+        """Mask ``secrets`` in this exception's text and in every SDK error chained to it
+        (a logged traceback shows the causes too), in place."""
         secrets = tuple(s for s in secrets if s)
         if not secrets:
             return
+        seen: set[int] = set()
+        error: BaseException | None = self
+        while error is not None and id(error) not in seen:
+            seen.add(id(error))
+            if isinstance(error, Tel4vnError):
+                error._scrub_own(secrets)
+            error = error.__cause__ or error.__context__
+
+    def _scrub_own(self, secrets: tuple[str, ...]) -> None:
         self.args = tuple(_scrub_text(a, secrets) if isinstance(a, str) else a for a in self.args)
 
 
@@ -168,11 +178,8 @@ class APIError(Tel4vnError):
         code = f" [{self.code}]" if self.code not in (None, "", self.status) else ""
         return f"{self.status}{code}: {self.message}{where}"
 
-    def _scrub(self, secrets: Iterable[str]) -> None:
-        secrets = tuple(s for s in secrets if s)
-        if not secrets:
-            return
-        super()._scrub(secrets)
+    def _scrub_own(self, secrets: tuple[str, ...]) -> None:
+        super()._scrub_own(secrets)
         self.message = _scrub_text(self.message, secrets)
         if isinstance(self.code, str):
             self.code = _scrub_text(self.code, secrets)
