@@ -2028,33 +2028,6 @@ async def test_empty_204_is_not_an_error(srv: Srv) -> None:
         await cc.request("DELETE", "/v1/event/abc")
 
 
-@pytest.mark.parametrize(("name", "fn", "path"), CALLS, ids=CALL_IDS)
-async def test_call_placing_dns_failure_is_not_outcome_unknown(
-    name: str, fn: CallFn, path: str
-) -> None:
-    future = datetime.now(timezone.utc) + timedelta(hours=1)
-    url = "http://no-such-host.invalid"
-    async with (
-        CallCenterClient(
-            url,
-            api_key=API_KEY,
-            max_retries=1,
-            retry_policy=FAST,
-            token_store=RecordingStore(Token(access_token="a", expires_at=future)),
-        ) as cc,
-        AutocallClient(
-            url,
-            api_key=API_KEY,
-            max_retries=1,
-            retry_policy=FAST,
-            token_store=RecordingStore(Token(access_token="b", expires_at=future)),
-        ) as pbx,
-    ):
-        with pytest.raises(TransportError) as info:
-            await fn(cc, pbx)
-    assert not isinstance(info.value, OutcomeUnknownError)
-
-
 async def test_token_endpoint_timeout_raised_to_waiters_then_retried(srv: Srv) -> None:
     srv.token_handler = seq(HANG, jr({"data": {"token": "after", "expired_in": 3600}}))
     async with cc_client(srv.url, timeout=0.3, max_retries=0) as cc:
