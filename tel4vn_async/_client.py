@@ -11,7 +11,7 @@ from typing import Any, ClassVar, TypeVar
 import aiohttp
 
 from ._convert import structure
-from ._sansio import Request, format_query
+from ._sansio import Request, format_query, secrets_in
 from ._session import Session
 from ._token import Token, TokenStore, parse_token
 from ._transport import RetryPolicy, Transport
@@ -188,7 +188,8 @@ class BaseClient:
             token = await self.session.token()
             return await self._transport.send(request, token.access_token)
         except Tel4vnError as error:
-            error._scrub(self._secrets())
+            # A server may echo what it was sent: a callback_apikey in the body is a secret too.
+            error._scrub((*self._secrets(), *secrets_in(request.json)))
             raise
 
     def _secrets(self) -> tuple[str, ...]:

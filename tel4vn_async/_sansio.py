@@ -40,6 +40,7 @@ __all__ = [
     "format_query",
     "parse_retry_after",
     "redact",
+    "secrets_in",
     "should_retry",
 ]
 
@@ -65,6 +66,21 @@ def redact(value: object) -> object:
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     return value
+
+
+def secrets_in(value: object) -> tuple[str, ...]:
+    """The string values of every secret-bearing key in a JSON-like value."""
+    if isinstance(value, Mapping):
+        found: list[str] = []
+        for key, item in value.items():
+            if str(key).lower() in SECRET_KEYS and isinstance(item, str):
+                found.append(item)
+            else:
+                found.extend(secrets_in(item))
+        return tuple(found)
+    if isinstance(value, list | tuple):
+        return tuple(s for item in value for s in secrets_in(item))
+    return ()
 
 
 def _upper(method: str) -> str:

@@ -1115,3 +1115,16 @@ def test_end_to_end_http_500_is_retried_for_a_read_only() -> None:
     call_error = _raises(OTP_CALL, 500, _json({"message": "boom"}))
     assert should_retry(CDRS, read_error) is True
     assert should_retry(OTP_CALL, call_error) is False
+
+
+def test_secrets_in_finds_every_secret_bearing_value() -> None:
+    from tel4vn_async._sansio import secrets_in
+
+    body = {
+        "callee": "0987654321",
+        "callback_apikey": "hook-key",
+        "param": {"password": "pw-1", "code_otp": "123"},
+        "items": [{"api_key": "k-2"}, {"token": 5}],
+    }
+    assert set(secrets_in(body)) == {"hook-key", "pw-1", "k-2"}
+    assert secrets_in(None) == ()

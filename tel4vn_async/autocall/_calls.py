@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .._convert import structure
 from .._sansio import Request
 from .._validate import check_each, check_phone, require
-from ..errors import OutcomeUnknownError, Tel4vnError, ValidationError
+from ..errors import OutcomeUnknownError, ValidationError
 from ..models.autocall import Amount, CallResult, OtpTemplate, SpokenNumber, TtsTemplate
 from ._templates import campaign_text
 
@@ -191,7 +191,7 @@ class Calls:
         }
         if queue:
             body["queue"] = True
-        return await self._place("/v1/autocall/otp", body, callback_apikey)
+        return await self._place("/v1/autocall/otp", body)
 
     async def tts(
         self,
@@ -242,15 +242,10 @@ class Calls:
         body.update(_callback(callback_url, callback_apikey))
         if queue:
             body["queue"] = True
-        return await self._place("/v1/autocall/voice", body, callback_apikey)
+        return await self._place("/v1/autocall/voice", body)
 
-    async def _place(self, path: str, body: dict[str, Any], secret: str | None) -> CallResult:
-        request = Request("POST", path, json=body, places_call=True)
-        try:
-            answer = await self._client._send(request)
-        except Tel4vnError as error:
-            error._scrub((secret,) if secret else ())
-            raise
+    async def _place(self, path: str, body: dict[str, Any]) -> CallResult:
+        answer = await self._client._send(Request("POST", path, json=body, places_call=True))
         if not isinstance(answer, Mapping) or not str(answer.get("call_id") or "").strip():
             # Answered "success" but without an id: the call may well be ringing.
             raise OutcomeUnknownError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tel4vn_async import CallCenterClient, NotFoundError, ValidationError
+from tel4vn_async import BadRequestError, CallCenterClient, NotFoundError, ValidationError
 from tel4vn_async.models.callcenter import EventType
 from tel4vn_async.testing import FakeTel4vn
 
@@ -59,3 +59,19 @@ async def test_unknown_event_names_from_the_server_are_kept(
     assert event.event_name is EventType.UNKNOWN
     assert event.raw["event_name"] == "cdr_autocall"
     assert event.id == "e1"
+
+
+async def test_an_echoed_callback_apikey_never_shows_in_the_error(
+    fake: FakeTel4vn, cc: CallCenterClient
+) -> None:
+    secret = "hook-secret-4711"
+    echo = f"callback_apikey {secret} is not accepted"
+    fake.inject("/v1/event", method="POST", status=400, body={"code": 400, "content": echo})
+
+    with pytest.raises(BadRequestError) as info:
+        await cc.events.create("https://hooks.example/t4", "hangup", secret)
+
+    assert fake.received("/v1/event", "POST")[0].json["callback_apikey"] == secret
+    for text in (str(info.value), repr(info.value), info.value.message):
+        assert secret not in text
+    assert "***" in info.value.message
