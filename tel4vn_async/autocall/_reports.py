@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from .._convert import structure
-from .._sansio import Request, format_query
+from .._sansio import Request
 from .._validate import check_count, check_phone, require
 from ..errors import NotFoundError, ValidationError
 from ..models.autocall import Report
@@ -57,7 +57,7 @@ class Reports:
         return AsyncPager(self._fetch, query, follow_offset(short_page_ends=True))
 
     async def _fetch(self, query: Mapping[str, object]) -> Page[Report]:
-        body = await self._client._send(Request("GET", "/v1/report", params=format_query(query)))
+        body = await self._client.request("GET", "/v1/report", params=query)
         return page_from(body, query, lambda r: structure(r, Report))
 
     async def get(self, call_id: str) -> Report:
