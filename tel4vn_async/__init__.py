@@ -1,8 +1,11 @@
 """tel4vn_async: the asyncio SDK for the TEL4VN Call Center and Autocall (PBX) APIs."""
 
+from ._retry import Attempt, RetryPolicy
+from ._sansio import ErrorShape
 from ._session import Session
 from ._token import MemoryTokenStore, Token, TokenStore
-from ._transport import RetryPolicy
+from ._transport import AiohttpTransport, Response, Transport
+from ._version import __version__
 from .autocall import AutocallClient
 from .callcenter import CallCenterClient
 from .errors import (
@@ -13,6 +16,7 @@ from .errors import (
     ClientClosedError,
     ConfigurationError,
     ConnectError,
+    IncompleteListingError,
     NotFoundError,
     OutcomeUnknownError,
     RateLimitError,
@@ -53,13 +57,13 @@ from .models import (
 )
 from .pagination import AsyncPager, Page
 
-__version__ = "0.1.0"
-
 __all__ = [
     "APIError",
     "Account",
+    "AiohttpTransport",
     "Amount",
     "AsyncPager",
+    "Attempt",
     "AudioUpload",
     "AuthenticationError",
     "AutocallClient",
@@ -78,9 +82,11 @@ __all__ = [
     "ConnectError",
     "Customer",
     "CustomerStatus",
+    "ErrorShape",
     "Event",
     "EventType",
     "ImportResult",
+    "IncompleteListingError",
     "LiveCall",
     "MemoryTokenStore",
     "NotFoundError",
@@ -91,6 +97,7 @@ __all__ = [
     "QueueCustomer",
     "RateLimitError",
     "Report",
+    "Response",
     "RetryPolicy",
     "ServerError",
     "Session",
@@ -99,6 +106,7 @@ __all__ = [
     "Tel4vnError",
     "Token",
     "TokenStore",
+    "Transport",
     "TransportError",
     "TtsTemplate",
     "UserBusyError",

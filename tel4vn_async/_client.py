@@ -1,20 +1,26 @@
-"""What both clients share: configuration, the request path, token handling, lifecycle."""
+"""What both clients share: configuration, the one request path, tokens, lifecycle."""
 
 from __future__ import annotations
 
-import os
-import time
+import copy
+import json as _json
+import logging
 from collections.abc import Mapping
+from functools import cached_property
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
 import aiohttp
 
+from ._config import base_url_setting, key_setting, retries_setting, seconds_setting
 from ._convert import structure
+from ._retry import OnAttempt, RetryPolicy, send_with_retries
 from ._sansio import Request, format_query, secrets_in
 from ._session import Session
 from ._token import Token, TokenStore, parse_token
-from ._transport import RetryPolicy, Transport
+from ._transport import AiohttpTransport, Transport
+from ._validate import check_number
+from ._version import __version__
 from .errors import (
     APIError,
     AuthenticationError,
@@ -27,9 +33,13 @@ from .errors import (
 )
 from .models.account import Account
 
-__all__ = ["BaseClient"]
+__all__ = ["USER_AGENT", "BaseClient"]
 
 _C = TypeVar("_C", bound="BaseClient")
+_log = logging.getLogger("tel4vn_async")
+
+USER_AGENT = f"tel4vn-async/{__version__}"
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 
 def _is_unauthorized(error: Tel4vnError) -> bool:
@@ -56,13 +66,17 @@ class BaseClient:
         refresh_leeway: float = 60.0,
         token_store: TokenStore | None = None,
         retry_policy: RetryPolicy | None = None,
+        on_attempt: OnAttempt | None = None,
+        transport: Transport | None = None,
+        trust_env: bool = True,
     ) -> None:
         """Configure a client; nothing is sent until the first call.
 
         Args:
-            base_url: the API host, e.g. ``https://api.example.vn``; defaults to the
-                ``TEL4VN_BASE_URL`` environment variable.
-            api_key: the account's api_key; defaults to ``TEL4VN_API_KEY``.
+            base_url: the API host, e.g. ``https://api.example.vn``; defaults to
+                ``TEL4VN_CALLCENTER_URL`` / ``TEL4VN_AUTOCALL_URL``, then ``TEL4VN_BASE_URL``.
+            api_key: the account's api_key; defaults to ``TEL4VN_CALLCENTER_API_KEY`` /
+                ``TEL4VN_AUTOCALL_API_KEY``, then ``TEL4VN_API_KEY``.
             http_session: an aiohttp session to use; the client never closes one it
                 was given. By default the client makes (and closes) its own.
             timeout: seconds allowed to connect, and to wait for each read.
@@ -71,44 +85,53 @@ class BaseClient:
                 (at most half its lifetime).
             token_store: where the token is kept; share one to share the token.
             retry_policy: backoff timing; see ``RetryPolicy``.
+            on_attempt: told of every attempt of every request (an ``Attempt``), retried
+                or not: for metrics and throttles. Plain or async; its errors are logged.
+            transport: what sends each attempt (see ``Transport``); by default an
+                ``AiohttpTransport`` over ``http_session``.
+            trust_env: honour ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` (default
+                transport only).
 
         Raises:
             ConfigurationError: no base URL or api_key, or a setting out of range.
         """
-        base_url = base_url or os.environ.get("TEL4VN_BASE_URL")
-        api_key = api_key or os.environ.get("TEL4VN_API_KEY")
-        if not base_url:
-            raise ConfigurationError("no base_url given and TEL4VN_BASE_URL is not set")
-        if not api_key:
-            raise ConfigurationError("no api_key given and TEL4VN_API_KEY is not set")
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigurationError(f"base_url must start with http:// or https://: {base_url!r}")
-        if timeout <= 0:
-            raise ConfigurationError(f"timeout must be positive, got {timeout}")
-        if max_retries < 0:
-            raise ConfigurationError(f"max_retries must be 0 or more, got {max_retries}")
-        if refresh_leeway < 0:
-            raise ConfigurationError(f"refresh_leeway must be 0 or more, got {refresh_leeway}")
-        self._api_key = api_key
-        self._transport = Transport(
-            base_url,
-            http_session=http_session,
-            timeout=timeout,
-            max_retries=max_retries,
-            retry_policy=retry_policy,
+        self._base_url = base_url_setting(base_url, self._family)
+        key = key_setting(api_key, self._family)
+        if not isinstance(key, str) or not key.strip():
+            if api_key is not None:
+                raise ConfigurationError("api_key must be a non-empty string")
+            names = f"TEL4VN_{self._family.upper()}_API_KEY or TEL4VN_API_KEY"
+            raise ConfigurationError(f"no api_key given and neither {names} is set")
+        self._api_key = key.strip()
+        self._timeout = seconds_setting(timeout, "timeout", allow_zero=False)
+        self._max_retries = retries_setting(max_retries)
+        leeway = seconds_setting(refresh_leeway, "refresh_leeway", allow_zero=True)
+        if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
+            raise ConfigurationError("retry_policy must be a RetryPolicy")
+        self._policy = retry_policy or RetryPolicy()
+        if on_attempt is not None and not callable(on_attempt):
+            raise ConfigurationError("on_attempt must be callable")
+        self._on_attempt = on_attempt
+        if transport is not None and http_session is not None:
+            raise ConfigurationError("pass http_session or transport, not both")
+        self._transport: Transport = transport or AiohttpTransport(
+            http_session=http_session, trust_env=trust_env
         )
-        self.session = Session(
-            self._fetch_token, refresh_leeway=refresh_leeway, token_store=token_store
-        )
+        self._owns_transport = True
+        self._parent: BaseClient | None = None
+        self._closed = False
+        self._headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        self._token_headers: tuple[str, dict[str, str]] | None = None
+        self.session = Session(self._fetch_token, refresh_leeway=leeway, token_store=token_store)
         """The session manager holding this client's bearer token."""
 
     @property
     def base_url(self) -> str:
-        return self._transport.base_url
+        return self._base_url
 
     @property
     def closed(self) -> bool:
-        return self._transport.closed
+        return self._closed
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
@@ -128,9 +151,43 @@ class BaseClient:
         await self.close()
 
     async def close(self) -> None:
-        """Release the connections and cancel a token refresh in flight; idempotent."""
+        """Release the connections and cancel a token refresh in flight; idempotent.
+
+        On a client made by ``with_options`` this does nothing: the parent owns them.
+        """
+        if not self._owns_transport:
+            return
+        self._closed = True
         await self.session.close()
-        await self._transport.close()
+        await self._transport.aclose()
+
+    def with_options(
+        self: _C, *, timeout: float | None = None, max_retries: int | None = None
+    ) -> _C:
+        """A client with other settings for a few calls, sharing these connections and token.
+
+        ``await cc.with_options(timeout=120).click2call.call("101", "0899098899")``.
+        Closing the parent closes it too; closing it does nothing.
+
+        Raises:
+            ConfigurationError: a setting out of range.
+        """
+        clone = copy.copy(self)
+        for name, attr in vars(type(self)).items():  # resources bound to the parent
+            if isinstance(attr, cached_property):
+                clone.__dict__.pop(name, None)
+        if timeout is not None:
+            clone._timeout = seconds_setting(timeout, "timeout", allow_zero=False)
+        if max_retries is not None:
+            clone._max_retries = retries_setting(max_retries)
+        clone._owns_transport = False
+        clone._parent = self
+        return clone
+
+    def _check_open(self) -> None:
+        parent = self._parent
+        if self._closed or (parent is not None and parent.closed):
+            raise ClientClosedError(f"{type(self).__name__} is closed")
 
     async def request(
         self,
@@ -150,47 +207,97 @@ class BaseClient:
             method: the HTTP method.
             path: the path below the base URL, e.g. ``/v2/call``.
             params: query parameters (None values dropped, bools as true/false).
-            json: the JSON body.
+            json: the JSON body: dicts, lists, strings, finite numbers, bools, None.
             places_call: set when the request can ring a phone: it is then never
                 retried once the server may have received it.
             timeout: seconds to wait for the answer, instead of the client's ``timeout``.
 
         Returns:
             The decoded JSON body.
+
+        Raises:
+            ValidationError: a bad argument, before anything is sent.
         """
-        if not path.startswith("/"):
-            raise ValidationError(f"path must start with '/': {path!r}", field="path")
+        if not isinstance(method, str) or method.strip().upper() not in _METHODS:
+            raise ValidationError(
+                f"method must be one of {', '.join(sorted(_METHODS))}; got {method!r}",
+                field="method",
+            )
+        if not isinstance(path, str) or not path.startswith("/") or "?" in path:
+            raise ValidationError(
+                f"path must be a string starting with '/', without a query: {path!r}",
+                field="path",
+            )
+        if any(c.isspace() or ord(c) < 32 for c in path):
+            raise ValidationError(
+                "path must not contain spaces or control characters", field="path"
+            )
+        if params is not None and not isinstance(params, Mapping):
+            raise ValidationError("params must be a mapping", field="params")
+        if not isinstance(places_call, bool):
+            raise ValidationError("places_call must be True or False", field="places_call")
+        if json is not None:
+            try:
+                _json.dumps(json, allow_nan=False)
+            except (TypeError, ValueError, RecursionError):
+                raise ValidationError(
+                    "json must hold only dicts with string keys, lists, strings, finite "
+                    "numbers, bools and None",
+                    field="json",
+                ) from None
         return await self._send(
             Request(
-                method,
+                method.strip(),
                 path,
                 params=format_query(params) if params else None,
                 json=json,
                 places_call=places_call,
-                timeout=timeout,
+                timeout=None
+                if timeout is None
+                else check_number(timeout, "timeout", low=0, high=86_400, low_exclusive=True),
             )
         )
 
     async def _send(self, request: Request) -> Any:
-        """The one request path: token, send with retries, one refresh on 401."""
-        if self.closed:
-            raise ClientClosedError(f"{type(self).__name__} is closed")
+        """The one request path: token, attempts with retries, one refresh on 401."""
+        self._check_open()
         try:
             if not request.auth:
-                return await self._transport.send(request)
-            token = await self.session.token()
+                return await self._attempts(request, self._headers)
+            token = self.session.fresh() or await self.session.token()
             try:
-                return await self._transport.send(request, token.access_token)
+                return await self._attempts(request, self._auth_headers(token))
             except (APIError, TransportError) as error:
                 if not _is_unauthorized(error):
                     raise
                 self.session.invalidate(token)
             token = await self.session.token()
-            return await self._transport.send(request, token.access_token)
+            return await self._attempts(request, self._auth_headers(token))
         except Tel4vnError as error:
             # A server may echo what it was sent: a callback_apikey in the body is a secret too.
             error._scrub((*self._secrets(), *secrets_in(request.json)))
             raise
+
+    def _auth_headers(self, token: Token) -> dict[str, str]:
+        cached = self._token_headers
+        if cached is not None and cached[0] == token.access_token:
+            return cached[1]
+        headers = {**self._headers, "Authorization": f"Bearer {token.access_token}"}
+        self._token_headers = (token.access_token, headers)
+        return headers
+
+    async def _attempts(self, request: Request, headers: Mapping[str, str]) -> Any:
+        """Send ``request`` until it succeeds or may not be retried (API.md section 3)."""
+        return await send_with_retries(
+            self._transport,
+            request,
+            url=self._base_url + request.path,
+            headers=headers,
+            timeout=self._timeout,
+            policy=self._policy,
+            max_retries=self._max_retries,
+            on_attempt=self._on_attempt,
+        )
 
     def _secrets(self) -> tuple[str, ...]:
         return (self._api_key, *self.session.secrets())
@@ -208,8 +315,9 @@ class BaseClient:
         request = Request(
             "POST", self._token_path, json={"api_key": self._api_key}, auth=False, idempotent=True
         )
+        self._check_open()
         try:
-            body = await self._transport.send(request)
+            body = await self._attempts(request, self._headers)
         except APIError as error:
             raise AuthenticationError(
                 f"the token endpoint refused the api_key: {error.message}",
@@ -219,6 +327,7 @@ class BaseClient:
                 method=request.method,
                 path=request.path,
                 retry_after=error.retry_after,
+                body=error.body,
             ) from error
         except TransportError as error:
             if error.status is None or isinstance(error, ConnectError):
@@ -229,7 +338,7 @@ class BaseClient:
                 method=request.method,
                 path=request.path,
             ) from error
-        token = parse_token(body, time.time())
+        token = parse_token(body, self.session.clock())
         if token is None:
             raise AuthenticationError(
                 "the token endpoint answered without a token",
@@ -255,12 +364,14 @@ class BaseClient:
 
         Raises:
             AuthenticationError: wrong user name or password.
-            ConfigurationError: no base URL given or in ``TEL4VN_BASE_URL``.
+            ConfigurationError: no base URL given or in the environment.
+            ValidationError: an empty user name or password; nothing sent.
         """
-        base_url = base_url or os.environ.get("TEL4VN_BASE_URL")
-        if not base_url:
-            raise ConfigurationError("no base_url given and TEL4VN_BASE_URL is not set")
-        transport = Transport(base_url, http_session=http_session, timeout=timeout)
+        for field, value in (("username", username), ("password", password)):
+            if not isinstance(value, str) or not value.strip():
+                raise ValidationError(f"{field} must be a non-empty string", field=field)
+        # A client for its request path only: /v1/auth takes no token, so the key is unused.
+        client = cls(base_url, api_key="unused", http_session=http_session, timeout=timeout)
         request = Request(
             "POST",
             "/v1/auth",
@@ -268,8 +379,21 @@ class BaseClient:
             auth=False,
             idempotent=True,
         )
+        body: object = None
         try:
-            body = await transport.send(request)
+            body = await client._attempts(request, client._headers)
+            data = body.get("data") if isinstance(body, Mapping) else None
+            if isinstance(data, Mapping) and data.get("api_key"):
+                try:
+                    return structure(data, Account)
+                except TransportError:
+                    pass  # its text may quote the api_key: not chained, never shown
+            raise TransportError(
+                "login answered without a readable account",
+                status=200,
+                method="POST",
+                path="/v1/auth",
+            )
         except APIError as error:
             if isinstance(error, AuthenticationError) or error.status in (400, 404):
                 error = AuthenticationError(
@@ -282,13 +406,8 @@ class BaseClient:
             error._scrub((password,))
             raise error from None
         except Tel4vnError as error:
-            error._scrub((password,))
+            # An answer the SDK cannot read may hold the api_key: never show it.
+            error._scrub((password, *secrets_in(body)))
             raise
         finally:
-            await transport.close()
-        data = body.get("data") if isinstance(body, Mapping) else None
-        if not isinstance(data, Mapping) or not data.get("api_key"):
-            raise TransportError(
-                "login answered without an account", status=200, method="POST", path="/v1/auth"
-            )
-        return structure(data, Account)
+            await client.close()

@@ -7,7 +7,7 @@ plain unit tests. The I/O around it lives in ``_transport``.
 
 from __future__ import annotations
 
-import json
+import enum
 import math
 import re
 from collections.abc import Mapping
@@ -17,6 +17,8 @@ from typing import Any
 
 import attrs
 
+from ._codec import loads
+from ._validate import check_date, check_int, check_number, check_text, parse_int
 from .errors import (
     APIError,
     AuthenticationError,
@@ -34,6 +36,7 @@ from .errors import (
 )
 
 __all__ = [
+    "ErrorShape",
     "Request",
     "decode_response",
     "error_from_body",
@@ -59,28 +62,57 @@ SECRET_KEYS = frozenset(
 )
 
 
-def redact(value: object) -> object:
-    """A copy of a JSON-like value with every secret-bearing key's value masked."""
+# Deeper than this, a hostile body's values are cut rather than walked (no RecursionError).
+_MAX_DEPTH = 64
+
+
+def redact(value: object, _depth: int = 0) -> object:
+    """A copy of a JSON-like value with every secret-bearing key's value masked, at any depth.
+
+    Nesting below ``_MAX_DEPTH`` levels is replaced by ``"..."``.
+    """
+    if _depth >= _MAX_DEPTH and isinstance(value, Mapping | list | tuple):
+        return "..."
     if isinstance(value, Mapping):
-        return {k: "***" if str(k).lower() in SECRET_KEYS else redact(v) for k, v in value.items()}
+        return {
+            k: "***" if str(k).lower() in SECRET_KEYS else redact(v, _depth + 1)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
+        return [redact(v, _depth + 1) for v in value]
     return value
 
 
-def secrets_in(value: object) -> tuple[str, ...]:
+def secrets_in(value: object, _depth: int = 0) -> tuple[str, ...]:
     """The string values of every secret-bearing key in a JSON-like value."""
+    if _depth >= _MAX_DEPTH:
+        return ()
     if isinstance(value, Mapping):
         found: list[str] = []
         for key, item in value.items():
             if str(key).lower() in SECRET_KEYS and isinstance(item, str):
                 found.append(item)
             else:
-                found.extend(secrets_in(item))
+                found.extend(secrets_in(item, _depth + 1))
         return tuple(found)
     if isinstance(value, list | tuple):
-        return tuple(s for item in value for s in secrets_in(item))
+        return tuple(s for item in value for s in secrets_in(item, _depth + 1))
     return ()
+
+
+class ErrorShape(enum.Flag):
+    """Failure shapes an endpoint declares on its ``Request``, beyond the explicit signals.
+
+    Every answer is checked for the explicit ones: the HTTP status, a ``code``, a
+    ``status: "fail"``, an ``error``, ``success: false``. These two shapes are errors
+    only where the spec shows them, as a success body elsewhere may look the same.
+    """
+
+    NONE = 0
+    BARE_MESSAGE = enum.auto()
+    """``{"message": "queue not found"}`` alone is an error unless it says success."""
+    FIELD_LIST = enum.auto()
+    """``{"content": [{"phone_number": "Does not match ..."}]}`` lists field errors."""
 
 
 def _upper(method: str) -> str:
@@ -107,6 +139,8 @@ class Request:
         idempotent: sending it twice does no harm; defaults from the method.
         timeout: seconds to wait for the answer, instead of the client's ``timeout``
             (a synchronous click-to-call waits for the agent to pick up).
+        error_shapes: the failure shapes this endpoint's spec shows beyond the explicit
+            signals (see ``ErrorShape``).
     """
 
     method: str = attrs.field(converter=_upper)
@@ -118,6 +152,7 @@ class Request:
     places_call: bool = False
     idempotent: bool = attrs.field(default=attrs.Factory(_default_idempotent, takes_self=True))
     timeout: float | None = None
+    error_shapes: ErrorShape = ErrorShape.NONE
 
     @property
     def retry_safe(self) -> bool:
@@ -130,23 +165,37 @@ class Request:
         return f"Request({self.method} {self.path}{body}{flags})"
 
 
+# Longer than a user's URL: a server's scroll_id comes back through here.
+_MAX_QUERY_TEXT = 8_192
+
+
 def format_query(params: Mapping[str, object]) -> dict[str, str]:
     """Query parameters as the API expects them: None dropped, bools as true/false.
 
-    Dates are sent as ``YYYY-MM-DD`` and datetimes as ``YYYY-MM-DD HH:MM:SS``.
+    Dates are sent as ``YYYY-MM-DD`` and datetimes as ``YYYY-MM-DD HH:MM:SS``
+    (``check_date``), enums as their value, numbers as their digits.
+
+    Raises:
+        ValidationError: a value that is not a string, a finite number, a bool, a date or
+            an enum, or text with a control character (``field`` is its key): nothing
+            of it may reach the URL.
     """
     out: dict[str, str] = {}
     for key, value in params.items():
+        if isinstance(value, enum.Enum):
+            value = value.value
         if value is None:
             continue
         if isinstance(value, bool):
             out[key] = "true" if value else "false"
-        elif isinstance(value, datetime):
-            out[key] = value.strftime("%Y-%m-%d %H:%M:%S")
         elif isinstance(value, date):
-            out[key] = value.strftime("%Y-%m-%d")
+            out[key] = check_date(value, key)
+        elif isinstance(value, int):
+            out[key] = str(check_int(value, key, low=-(2**63), high=2**63 - 1))
+        elif isinstance(value, float):
+            out[key] = repr(check_number(value, key, low=-math.inf, high=math.inf))
         else:
-            out[key] = str(getattr(value, "value", value))
+            out[key] = check_text(value, key, max_length=_MAX_QUERY_TEXT, strip=False, blank=True)
     return out
 
 
@@ -185,14 +234,11 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 def as_int(value: object) -> int | None:
-    """An int from an int or a digit string (the API sends both); else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return None
+    """An int from an int or a digit string (the API sends both); else None.
+
+    The one parser of numbers: ``_validate.parse_int``.
+    """
+    return parse_int(value)
 
 
 def _field_errors(value: object) -> dict[str, object]:
@@ -207,7 +253,8 @@ def _field_errors(value: object) -> dict[str, object]:
     return out
 
 
-def _looks_failed(body: Mapping[str, Any]) -> bool:
+def _looks_failed(body: Mapping[str, Any], shapes: ErrorShape) -> bool:
+    """Whether a 2xx body reports a failure: explicit signals, then declared shapes."""
     status = body.get("status")
     status = status.strip().lower() if isinstance(status, str) else None
     # A flat record (a CDR) has a "status" of its own: "fail" there is data, not an error,
@@ -223,17 +270,19 @@ def _looks_failed(body: Mapping[str, Any]) -> bool:
         return True
     if body.get("error"):
         return True
-    if isinstance(body.get("content"), list) and body["content"]:
-        return True
-    message = body.get("message")
-    # {"message": "successfully"} and {"message": "queue not found"} share one shape.
-    return (
-        isinstance(message, str)
-        and status not in _SUCCESS_STATUSES
-        and set(body) <= {"message", "status"}
-        and "success" not in message.lower()
-        and message.strip().lower() not in {"ok", "done", "created", "true"}
-    )
+    if ErrorShape.FIELD_LIST in shapes and isinstance(body.get("content"), list):
+        return bool(body["content"])
+    if ErrorShape.BARE_MESSAGE in shapes:
+        message = body.get("message")
+        # {"message": "successfully"} and {"message": "queue not found"} share one shape.
+        return (
+            isinstance(message, str)
+            and status not in _SUCCESS_STATUSES
+            and set(body) <= {"message", "status"}
+            and "success" not in message.lower()
+            and message.strip().lower() not in {"ok", "done", "created", "true"}
+        )
+    return False
 
 
 def _message(body: Mapping[str, Any], details: Mapping[str, object], fallback: str) -> str:
@@ -290,13 +339,13 @@ def error_from_body(
     beats a ``code`` inside the body, which beats the HTTP status.
     """
     mapping: Mapping[str, Any] = body if isinstance(body, Mapping) else {}
-    if status < 400 and not (mapping and _looks_failed(mapping)):
+    if status < 400 and not (mapping and _looks_failed(mapping, request.error_shapes)):
         return None
 
     details = _field_errors(mapping.get("content")) or _field_errors(mapping.get("error"))
     data = mapping.get("data")
     if isinstance(data, Mapping) and data:
-        details.setdefault("data", dict(data))
+        details.setdefault("data", redact(data))
     code = _error_code(mapping)
     message = _message(mapping, details, fallback=f"HTTP {status}")
 
@@ -308,6 +357,8 @@ def error_from_body(
     cls: type[APIError]
     if isinstance(code, str) and code in _CALL_ERRORS:
         cls = _CALL_ERRORS[code]
+    elif request.places_call and _may_have_placed(effective, details):
+        return None  # decode_response raises OutcomeUnknownError for it
     elif effective is not None:
         cls = _class_for_status(effective) or APIError
     elif str(mapping.get("status", "")).strip().lower() in _FAIL_STATUSES:
@@ -324,7 +375,17 @@ def error_from_body(
         method=request.method,
         path=request.path,
         retry_after=retry_after,
+        body=redact(body),
     )
+
+
+def _may_have_placed(status: int | None, details: Mapping[str, object]) -> bool:
+    """Whether a call-placing request's 5xx leaves the call's fate unknown (API.md 3).
+
+    A 503 is a refusal before any work; any other 5xx may come from a gateway that passed
+    the call on, unless the body names a definite rejection (field errors).
+    """
+    return status is not None and status >= 500 and status != 503 and not details
 
 
 def decode_response(
@@ -353,8 +414,8 @@ def decode_response(
         payload: Any = None
     else:
         try:
-            payload = json.loads(body)
-        except ValueError:
+            payload = loads(body)
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             kind = headers.get("Content-Type", "").split(";")[0] or "a non-JSON body"
             text = f"HTTP {status}: expected JSON, got {kind}"
             # A call-placing request answered 2xx (or 5xx other than 503) with garbage
@@ -371,7 +432,21 @@ def decode_response(
     error = error_from_body(request, status, payload, retry_after=retry_after)
     if error is not None:
         raise error
+    if request.places_call and (status >= 500 or _body_status(payload) >= 500):
+        raise OutcomeUnknownError(
+            f"HTTP {max(status, _body_status(payload))}: the server failed after it may have "
+            "placed the call",
+            status=status,
+            method=request.method,
+            path=request.path,
+            retry_after=retry_after,
+        )
     return payload
+
+
+def _body_status(payload: object) -> int:
+    code = as_int(payload.get("code")) if isinstance(payload, Mapping) else None
+    return code if code is not None else 0
 
 
 _REFUSED_UNPROCESSED = frozenset({429, 503})

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 
-from ._token import MemoryTokenStore, Token, TokenStore, needs_refresh
+from ._token import MemoryTokenStore, Token, TokenStore, needs_refresh, refresh_at
 from .errors import ClientClosedError
 
 __all__ = ["Session"]
@@ -37,6 +38,8 @@ class Session:
         self._store: TokenStore = token_store if token_store is not None else MemoryTokenStore()
         self._clock = clock
         self._token: Token | None = None
+        # When the token in hand goes stale, as a float: the hot path's only check.
+        self._refresh_at = -math.inf
         self._inflight: asyncio.Future[Token] | None = None
         # Tokens the server refused: never taken back from a shared store.
         self._rejected: collections.deque[str] = collections.deque(maxlen=16)
@@ -54,6 +57,16 @@ class Session:
         """The token in hand, without fetching or checking it."""
         return self._token
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        """What tells the time (Unix seconds) when judging a token stale; ``time.time``
+        unless replaced, as a test may do to age a token without waiting."""
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+
     async def token(self) -> Token:
         """A valid token, fetched from the api_key when there is none or it is stale.
 
@@ -61,8 +74,10 @@ class Session:
             AuthenticationError: the token endpoint refused the api_key.
             TransportError: the token endpoint could not be reached.
         """
-        token = self._token
-        if token is not None and not needs_refresh(token, self._clock(), self._leeway):
+        if self._closed:
+            raise ClientClosedError("the client is closed")
+        token = self.fresh()
+        if token is not None:
             return token
         inflight = self._inflight
         if inflight is None:
@@ -76,11 +91,23 @@ class Session:
                 raise ClientClosedError("the client was closed during a token refresh") from None
             raise
 
+    def fresh(self) -> Token | None:
+        """The token in hand if it is still fresh, else None; never fetches (no await)."""
+        if self._clock() < self._refresh_at and not self._closed:
+            return self._token
+        return None
+
     def invalidate(self, token: Token) -> None:
         """Forget ``token`` after the server refused it; a newer token is kept."""
         self._rejected.append(token.access_token)
         if self._token is not None and self._token.access_token == token.access_token:
-            self._token = None
+            self._hold(None)
+
+    def _hold(self, token: Token | None) -> None:
+        self._token = token
+        self._refresh_at = -math.inf if token is None else refresh_at(token, self._leeway)
+        if token is not None:
+            self._held.append(token.access_token)
 
     async def _obtain(self) -> Token:
         try:
@@ -90,14 +117,12 @@ class Session:
                 and stored.access_token not in self._rejected
                 and not needs_refresh(stored, self._clock(), self._leeway)
             ):
-                self._token = stored
-                self._held.append(stored.access_token)
+                self._hold(stored)
                 return stored
             self.refresh_count += 1
             _log.debug("fetching a new access token")
             token = await self._fetch()
-            self._token = token
-            self._held.append(token.access_token)
+            self._hold(token)
             await self._store.save(token)
             return token
         finally:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeGuard, runtime_checkable
 
 import attrs
 
@@ -14,14 +16,36 @@ __all__ = [
     "TokenStore",
     "needs_refresh",
     "parse_token",
+    "refresh_at",
 ]
 
 # Below this an "expiry" is a duration, as an old autocall doc sends (expire_at: 15552000).
 _EPOCH_THRESHOLD = 1_000_000_000
+_LATEST = 253_402_214_400.0  # 9999-12-31T00:00:00Z
+# The token goes into the Authorization header: visible ASCII only, so a CR/LF (header
+# injection), a space or a control character can never ride along.
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 
 
 def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=timezone.utc)
+    """The aware UTC time of Unix seconds ``ts``.
+
+    Raises:
+        ValueError: ``ts`` is NaN, infinite or outside years 1 to 9999.
+    """
+    try:
+        return datetime.fromtimestamp(ts, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"not a usable time: {ts!r}") from None
+
+
+def _header_safe(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and _HEADER_SAFE.fullmatch(value) is not None
+
+
+def _check_access_token(_: object, __: object, value: str) -> None:
+    if not _header_safe(value):
+        raise ValueError("a token must be visible ASCII (no spaces, no control characters)")
 
 
 @attrs.frozen(repr=False)
@@ -29,13 +53,14 @@ class Token:
     """A bearer token.
 
     Attributes:
-        access_token: the opaque token string (never shown in a repr).
+        access_token: the opaque token string (never shown in a repr). Visible ASCII
+            only, as it goes into a header: anything else raises ``ValueError``.
         expires_at: when it expires (aware, UTC), or None when the server did not say.
         token_type: as the server named it; requests always send ``Bearer``.
         issued_at: when this process (or the one that stored it) fetched it.
     """
 
-    access_token: str
+    access_token: str = attrs.field(validator=_check_access_token)
     expires_at: datetime | None = None
     token_type: str = "Bearer"
     issued_at: datetime | None = None
@@ -64,45 +89,83 @@ class Token:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Token:
-        """The inverse of ``to_dict``."""
-        expires, issued = data.get("expires_at"), data.get("issued_at")
+        """The inverse of ``to_dict``.
+
+        Raises:
+            ValueError: ``data`` is not such a dict: not a mapping, no header-safe
+                ``access_token``, a time that is not Unix seconds within years 1 to 9999,
+                a ``token_type`` that is not a string.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a stored token is a JSON object, not {type(data).__name__}")
+        access_token, token_type = data.get("access_token"), data.get("token_type") or "Bearer"
+        if not isinstance(access_token, str) or not isinstance(token_type, str):
+            raise ValueError("a stored token's access_token and token_type are strings")
         return cls(
-            access_token=str(data["access_token"]),
-            expires_at=_utc(float(expires)) if expires is not None else None,
-            token_type=str(data.get("token_type") or "Bearer"),
-            issued_at=_utc(float(issued)) if issued is not None else None,
+            access_token=access_token,  # the validator checks it is header-safe
+            expires_at=_stored_time(data.get("expires_at")),
+            token_type=token_type,
+            issued_at=_stored_time(data.get("issued_at")),
         )
 
 
+def _stored_time(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError("a stored token's time is not Unix seconds")
+    try:
+        seconds = float(value)
+    except (OverflowError, ValueError):
+        raise ValueError("a stored token's time is not Unix seconds") from None
+    return _utc(seconds)
+
+
 def _number(value: object) -> float | None:
+    """A finite number from a number or a numeric string; else None (bools included)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
+    try:
+        if isinstance(value, int | float):
+            number = float(value)
+        elif isinstance(value, str):
+            number = float(value.strip())
+        else:
             return None
-    return None
+    except (OverflowError, ValueError):  # an int beyond a float's range, or not a number
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _when(stamp: float) -> datetime | None:
+    """The expiry at Unix seconds ``stamp``, or None when it is no usable time."""
+    # Up to a day short of year 10000: an expiry so far out is "never" all the same, and
+    # the margin keeps float rounding from pushing a stored one out of range.
+    if not 0 < stamp < _LATEST:
+        return None
+    return _utc(stamp)
 
 
 def _expiry(data: Mapping[str, Any], now: float) -> datetime | None:
     for key in ("expired_in", "expires_in"):
         seconds = _number(data.get(key))
         if seconds is not None:
-            return _utc(now + seconds)
+            return _when(now + seconds)
     for key in ("expire_at", "expired", "expires_at", "expired_at"):
         value = data.get(key)
         stamp = _number(value)
         if stamp is not None:
-            return _utc(now + stamp if stamp < _EPOCH_THRESHOLD else stamp)
+            return _when(now + stamp if stamp < _EPOCH_THRESHOLD else stamp)
         if isinstance(value, str) and value.strip():
             try:
                 parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-            except ValueError:
+                if parsed.tzinfo is None:
+                    parsed = parsed.replace(tzinfo=timezone.utc)
+                # Through Unix seconds: every expiry is then a time a store can keep, and
+                # Go's zero time (0001-01-01) is no expiry, as everywhere else.
+                return _when(parsed.timestamp())
+            except (OverflowError, ValueError):
                 continue
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
     return None
 
 
@@ -112,6 +175,12 @@ def parse_token(body: object, now: float) -> Token | None:
     Accepts every shape the API versions use: wrapped in ``data`` or flat; the token
     as ``token`` or ``access_token``; the expiry as ``expired_in`` (seconds from now),
     ``expire_at`` or ``expired`` (Unix seconds, or a duration when below 10^9).
+
+    A token that is not visible ASCII once surrounding spaces and tabs are trimmed (a
+    CR or LF, any control character, an inner space, non-ASCII) is no token: it would
+    go into a header. An expiry that is unusable (NaN, an infinity, a bool, a time
+    beyond year 9999 such as 1e20 seconds) is no expiry: the token is used until the
+    server answers 401, as one that never said when it expires.
     """
     if not isinstance(body, Mapping):
         return None
@@ -119,31 +188,39 @@ def parse_token(body: object, now: float) -> Token | None:
     if not isinstance(data, Mapping):
         data = body
     raw = data.get("token") or data.get("access_token")
-    if not isinstance(raw, str) or not raw.strip():
+    if not isinstance(raw, str):
+        return None
+    access_token = raw.strip(" \t")
+    if not _header_safe(access_token):
         return None
     token_type = data.get("token_type")
     return Token(
-        access_token=raw.strip(),
+        access_token=access_token,
         expires_at=_expiry(data, now),
-        token_type=token_type if isinstance(token_type, str) and token_type else "Bearer",
+        token_type=token_type if _header_safe(token_type) else "Bearer",
         issued_at=_utc(now),
     )
 
 
-def needs_refresh(token: Token, now: float, refresh_leeway: float) -> bool:
-    """Whether ``token`` should be replaced before use.
+def refresh_at(token: Token, refresh_leeway: float) -> float:
+    """The Unix time from which ``token`` should be replaced before use (``inf``: never).
 
     The effective leeway is ``min(refresh_leeway, lifetime / 2)``, so a short-lived token
     never causes a refresh storm. A token with no expiry, or one that had already expired
     when it was fetched (clock skew), is used until the server answers 401.
     """
     if token.expires_at is None:
-        return False
+        return math.inf
     lifetime = token.lifetime
     if lifetime is not None and lifetime <= 0:
-        return False
+        return math.inf
     leeway = refresh_leeway if lifetime is None else min(refresh_leeway, lifetime / 2)
-    return now >= token.expires_at.timestamp() - leeway
+    return token.expires_at.timestamp() - leeway
+
+
+def needs_refresh(token: Token, now: float, refresh_leeway: float) -> bool:
+    """Whether ``token`` should be replaced before use at ``now`` (see ``refresh_at``)."""
+    return now >= refresh_at(token, refresh_leeway)
 
 
 @runtime_checkable

@@ -1,123 +1,143 @@
-"""The one I/O seam: send a ``Request`` over aiohttp, decode it, retry what may be retried."""
+"""The I/O seam: a transport sends one attempt of one request and returns what came back.
+
+Everything above it (tokens, retries, decoding, error mapping) is the client's; a
+transport only moves bytes. ``AiohttpTransport`` is the default; anything with the same
+two methods can be passed as ``transport=`` (for tests, another HTTP stack, a proxy).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import errno
 import logging
-import random
-import time
-from collections.abc import Generator
-from typing import Any, cast
+import os
+import urllib.request
+import weakref
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 import aiohttp
 import attrs
-import backoff
 
-from ._sansio import Request, decode_response, should_retry
-from .errors import (
-    ClientClosedError,
-    ConnectError,
-    OutcomeUnknownError,
-    Tel4vnError,
-    TransportError,
-)
+from ._codec import dumps
+from ._compat import close_connections_now, session_middlewares
+from ._sansio import Request
+from .errors import ClientClosedError, ConfigurationError, ConnectError, TransportError
 
-__all__ = ["RetryPolicy", "Transport"]
+__all__ = ["AiohttpTransport", "Response", "Transport"]
 
 _log = logging.getLogger("tel4vn_async")
 
-# Methods aiohttp re-sends by itself when a connection drops (RFC 9112 section 9.3.1).
+# Methods aiohttp re-sends by itself when a kept-alive connection drops (RFC 9112 9.3.1).
 _AIOHTTP_RESENDS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+# Set while a request that must go out at most once is being sent (see _no_resend).
+_SEND_ONCE: contextvars.ContextVar[bool] = contextvars.ContextVar("tel4vn_send_once", default=False)
 
 
-@attrs.frozen
-class RetryPolicy:
-    """How retries wait: exponential backoff with full jitter, ``Retry-After`` honoured.
+@attrs.frozen(slots=True)
+class Response:
+    """What one attempt got back: the status, the headers and the whole body."""
 
-    Attributes:
-        backoff_base: the first wait's upper bound, in seconds; it doubles each try.
-        backoff_max: the cap on a computed wait.
-        max_retry_after: the longest ``Retry-After`` the SDK waits out; a server asking
-            for longer gets its error raised at once, ``retry_after`` attached.
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Sends one attempt of a request; knows nothing of tokens, retries or the API.
+
+    ``send`` raises ``ConnectError`` when the request provably never left (no
+    connection), ``TransportError`` (no status) when it failed after it may have been
+    sent (a timeout, a dropped connection), and ``ClientClosedError`` once closed.
     """
 
-    backoff_base: float = 0.5
-    backoff_max: float = 10.0
-    max_retry_after: float = 60.0
+    async def send(
+        self, request: Request, *, url: str, headers: Mapping[str, str], timeout: float
+    ) -> Response:
+        """Send ``request`` to ``url`` once; ``timeout`` bounds the connect and each read."""
 
-    def waits(self) -> Generator[float | None, BaseException, None]:
-        """A ``backoff`` wait generator: each exception sent in yields the wait before a retry.
-
-        An exception with a ``retry_after`` (from the server's header) waits exactly that.
-        """
-        attempt = 0
-        error = yield None
-        while True:
-            retry_after = getattr(error, "retry_after", None)
-            if retry_after is not None:
-                wait = float(retry_after)
-            else:
-                wait = random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
-            attempt += 1
-            error = yield wait
-
-
-class _Retry(Exception):
-    """Carries an error the policy allows to retry through ``backoff``."""
-
-    def __init__(self, error: Tel4vnError) -> None:
-        super().__init__()
-        self.error = error
-        self.retry_after: float | None = getattr(error, "retry_after", None)
+    async def aclose(self) -> None:
+        """Release the connections; idempotent."""
 
 
 class _ResponseLost(aiohttp.ClientError):
-    """The connection failed after the request went out; hides it from aiohttp's resend."""
+    """The connection failed after the request went out; a type aiohttp does not re-send."""
 
 
 async def _no_resend(
     request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
 ) -> aiohttp.ClientResponse:
-    # aiohttp silently re-sends a GET once when its connection drops. A click-to-call is a
-    # GET, so for call-placing requests the drop is re-raised as a type aiohttp won't retry.
+    # aiohttp silently re-sends a GET once when its kept-alive connection drops. A
+    # click-to-call is a GET: for those, the drop is re-raised as a type aiohttp won't retry.
     try:
         return await handler(request)
     except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
         raise
     except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
-        raise _ResponseLost(str(exc)) from exc
+        if not _SEND_ONCE.get():
+            raise
+        raise _ResponseLost(_reason(exc)) from exc
 
 
-class Transport:
-    """Sends requests to one base URL, owning its aiohttp session unless given one."""
+def _reason(exc: BaseException) -> str:
+    """A few plain words on why an exchange failed, for an error message."""
+    cause = exc.__cause__ if isinstance(exc, _ResponseLost) else exc
+    if isinstance(cause, asyncio.TimeoutError):
+        return "timed out waiting for the answer"
+    if isinstance(cause, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection"
+    if isinstance(cause, aiohttp.ClientPayloadError):
+        return "the response body was cut short"
+    code = getattr(cause, "errno", None) or getattr(getattr(cause, "os_error", None), "errno", None)
+    if isinstance(code, int) and code in errno.errorcode:
+        return os.strerror(code).lower()
+    text = str(cause).strip()
+    return text or type(cause).__name__
+
+
+def _connect_error(exc: aiohttp.ClientError, request: Request, url: str) -> ConnectError:
+    parts = urlsplit(url)
+    host = getattr(exc, "host", None) or parts.hostname or "?"
+    port = getattr(exc, "port", None) or parts.port or (443 if parts.scheme == "https" else 80)
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        reason = "connect timed out"
+    else:
+        reason = _reason(getattr(exc, "os_error", None) or exc)
+    return ConnectError(
+        f"cannot connect to {host}:{port}: {reason}", method=request.method, path=request.path
+    )
+
+
+class AiohttpTransport:
+    """The default transport, over one aiohttp ``ClientSession``.
+
+    The session is created lazily, inside the loop that first uses it. With ``trust_env``,
+    proxies come from ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY``, read once per host
+    (aiohttp's own ``trust_env`` reads them, and ``~/.netrc``, in a thread on every
+    request: most of a request's cost). A session
+    passed in is used as is and never closed. A call-placing request goes out at most
+    once: aiohttp's own re-send of a GET on a dropped connection is switched off for it,
+    and it never follows a redirect (a redirected POST turns into a GET).
+    """
 
     def __init__(
-        self,
-        base_url: str,
-        *,
-        http_session: aiohttp.ClientSession | None = None,
-        timeout: float = 30.0,
-        max_retries: int = 3,
-        retry_policy: RetryPolicy | None = None,
+        self, *, http_session: aiohttp.ClientSession | None = None, trust_env: bool = True
     ) -> None:
-        self.base_url = base_url.rstrip("/")
         self._session = http_session
         self._owns_session = http_session is None
-        self._connect_timeout = timeout
-        self._timeout = aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=timeout)
-        self.max_retries = max_retries
-        self.retry_policy = retry_policy or RetryPolicy()
+        self._trust_env = trust_env
+        self._proxies: dict[tuple[str, str], str | None] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
-        self._send_retrying = backoff.on_exception(
-            cast(Any, self.retry_policy.waits),
-            _Retry,
-            max_tries=lambda: self.max_retries + 1,
-            giveup=self._give_up,
-            jitter=None,
-            on_backoff=_log_backoff,
-            logger=None,
-        )(self._attempt)
+        self._finalizer: weakref.finalize[Any, AiohttpTransport] | None = None
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"AiohttpTransport({state}, owns_session={self._owns_session})"
 
     @property
     def closed(self) -> bool:
@@ -126,117 +146,95 @@ class Transport:
     def _http(self) -> aiohttp.ClientSession:
         if self._closed:
             raise ClientClosedError("the client is closed")
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise ConfigurationError(
+                "this client was first used in another event loop; create one client per "
+                "loop (for example inside the coroutine that asyncio.run() runs)"
+            )
         if self._session is None:
-            # Created lazily, inside the running loop that will use it.
-            self._session = aiohttp.ClientSession()
+            self._session = aiohttp.ClientSession(middlewares=(_no_resend,))
+            # A client dropped without close() frees its connections when collected, so
+            # aiohttp has no "Unclosed client session" to warn about.
+            self._finalizer = weakref.finalize(self, close_connections_now, self._session)
         return self._session
 
-    async def close(self) -> None:
-        """Close the aiohttp session if this transport created it; idempotent."""
+    async def aclose(self) -> None:
         self._closed = True
         session, self._session = self._session, None
+        if self._finalizer is not None:
+            self._finalizer.detach()
         if session is not None and self._owns_session:
             await session.close()
 
-    def __del__(self) -> None:
-        # A client dropped without close(): free its connections now, so aiohttp has no
-        # "Unclosed client session" to warn about. Best effort: the loop may be gone.
-        session = self._session
-        if session is None or not self._owns_session or session.closed:
-            return
-        close = getattr(session.connector, "_close", None)
-        if close is not None:
-            with contextlib.suppress(Exception):
-                close()
-
-    async def send(self, request: Request, token: str | None = None) -> Any:
-        """Send ``request``, retrying per its kind, and return the decoded JSON payload."""
-        try:
-            return await self._send_retrying(request, token)
-        except _Retry as retry:
-            raise retry.error from retry.error.__cause__
-
-    def _give_up(self, retry: Exception) -> bool:
-        wait = getattr(retry, "retry_after", None)
-        return wait is not None and wait > self.retry_policy.max_retry_after
-
-    async def _attempt(self, request: Request, token: str | None) -> Any:
-        try:
-            status, headers, body = await self._exchange(request, token)
-            return decode_response(request, status, headers, body)
-        except Tel4vnError as error:
-            if should_retry(request, error):
-                raise _Retry(error) from error
-            raise
-
-    async def _exchange(self, request: Request, token: str | None) -> tuple[int, Any, bytes]:
+    async def send(
+        self, request: Request, *, url: str, headers: Mapping[str, str], timeout: float
+    ) -> Response:
         http = self._http()
-        headers = {"Accept": "application/json"}
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
         extra: dict[str, Any] = {}
-        if not request.retry_safe and request.method in _AIOHTTP_RESENDS:
-            extra["middlewares"] = (*getattr(http, "_middlewares", ()), _no_resend)
-        if _log.isEnabledFor(logging.DEBUG):
-            _log.debug("sending %r params=%s", request, sorted(request.params or ()))
-        started = time.perf_counter()
+        send_once = not request.retry_safe and request.method in _AIOHTTP_RESENDS
+        if send_once and not self._owns_session:
+            extra["middlewares"] = (*session_middlewares(http), _no_resend)
+        if self._trust_env:
+            proxy = self._proxy_for(url)
+            if proxy is not None:
+                extra["proxy"] = proxy
+        body: Any = request.data
+        if request.json is not None:  # encoded here, with the one codec, whoever's session
+            body = dumps(request.json).encode()
+            headers = {**headers, "Content-Type": "application/json"}
+        marker = _SEND_ONCE.set(send_once)
         try:
-            async with http.request(
-                request.method,
-                self.base_url + request.path,
-                params=request.params,
-                json=request.json,
-                data=request.data,
-                headers=headers,
-                timeout=self._timeout
-                if request.timeout is None
-                else aiohttp.ClientTimeout(
-                    total=None, connect=self._connect_timeout, sock_read=request.timeout
-                ),
-                # The spec's curl lines follow redirects (-L); only reads may, as a redirected
-                # POST turns into a GET and a call-placing request must go out exactly once.
-                allow_redirects=request.retry_safe,
-                **extra,
-            ) as response:
-                body = await response.read()
+            with self._translated(request, url):
+                async with http.request(
+                    request.method,
+                    url,
+                    params=request.params,
+                    data=body,
+                    headers=headers,
+                    timeout=aiohttp.ClientTimeout(
+                        total=None,
+                        connect=timeout,
+                        sock_read=timeout if request.timeout is None else request.timeout,
+                    ),
+                    # The spec's curl lines follow redirects (-L); only reads may.
+                    allow_redirects=request.retry_safe,
+                    **extra,
+                ) as response:
+                    answer = await response.read()
+        finally:
+            _SEND_ONCE.reset(marker)
+        return Response(response.status, response.headers, answer)
+
+    def _proxy_for(self, url: str) -> str | None:
+        """The proxy the environment names for ``url``'s scheme and host, looked up once."""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        if key not in self._proxies:
+            host = parts.hostname or ""
+            proxy = urllib.request.getproxies().get(parts.scheme)
+            bypass = proxy is not None and urllib.request.proxy_bypass(host)
+            self._proxies[key] = None if bypass else proxy
+        return self._proxies[key]
+
+    @contextlib.contextmanager
+    def _translated(self, request: Request, url: str) -> Iterator[None]:
+        """Every low-level failure of one exchange, as the SDK's error for it."""
+        try:
+            yield
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            raise ConnectError(
-                f"cannot connect: {type(exc).__name__}",
-                method=request.method,
-                path=request.path,
-            ) from exc
+            raise _connect_error(exc, request, url) from exc
         except RuntimeError as exc:
             if self._closed:  # closed while this request was in flight
                 raise ClientClosedError("the client was closed during the request") from exc
             raise
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            cls = OutcomeUnknownError if request.places_call else TransportError
-            what = "timed out" if isinstance(exc, asyncio.TimeoutError) else "connection lost"
-            raise cls(
-                f"{what} after sending {request.method} {request.path}: {type(exc).__name__}",
+            # The no-resend wrapper is ours: chain what aiohttp itself raised.
+            cause = exc.__cause__ if isinstance(exc, _ResponseLost) else exc
+            raise TransportError(
+                f"{request.method} {request.path} failed after it was sent: {_reason(exc)}",
                 method=request.method,
                 path=request.path,
-            ) from exc
-        if _log.isEnabledFor(logging.DEBUG):
-            _log.debug(
-                "%s %s -> %d (%.1f ms)",
-                request.method,
-                request.path,
-                response.status,
-                (time.perf_counter() - started) * 1000,
-            )
-        return response.status, response.headers, body
-
-
-def _log_backoff(details: Any) -> None:
-    retry = details.get("exception")
-    error = retry.error if isinstance(retry, _Retry) else retry
-    request = details["args"][0]
-    _log.info(
-        "retrying %s %s in %.2fs after %s (try %d)",
-        request.method,
-        request.path,
-        details.get("wait", 0.0),
-        f"{type(error).__name__} {getattr(error, 'status', '') or ''}".rstrip(),
-        details["tries"],
-    )
+            ) from cause

@@ -8,6 +8,7 @@
     ├── ClientClosedError
     ├── TransportError                   connection failed, timeout, broken response
     │   ├── ConnectError                 no connection: the request never left (safe to retry)
+    │   ├── IncompleteListingError       a listing's cursor stopped short of its claimed total
     │   └── OutcomeUnknownError          a call-placing request may have reached the server
     └── APIError                         .status, .code, .message, .details, .method, .path
         ├── BadRequestError   400        .details holds per-field errors when the body has them
@@ -37,6 +38,7 @@ __all__ = [
     "ClientClosedError",
     "ConfigurationError",
     "ConnectError",
+    "IncompleteListingError",
     "NotFoundError",
     "OutcomeUnknownError",
     "RateLimitError",
@@ -60,6 +62,24 @@ def _scrub_text(text: str, secrets: Iterable[str]) -> str:
         if len(secret) >= _MIN_SECRET:
             text = text.replace(secret, _MASK)
     return text
+
+
+def _scrub_value(value: object, secrets: tuple[str, ...], depth: int = 0) -> object:
+    """A copy of a JSON-like value with ``secrets`` masked in every string, at any depth."""
+    if isinstance(value, str):
+        return _scrub_text(value, secrets)
+    if depth >= 64:  # _sansio.redact already cut anything deeper
+        return value
+    if isinstance(value, Mapping):
+        return {
+            _scrub_text(k, secrets) if isinstance(k, str) else k: _scrub_value(
+                v, secrets, depth + 1
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_scrub_value(v, secrets, depth + 1) for v in value]
+    return value
 
 
 class Tel4vnError(Exception):
@@ -127,9 +147,20 @@ class TransportError(Tel4vnError):
         self.path = path
         self.retry_after = retry_after
 
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.args[0] if self.args else ''!r}, "
+            f"status={self.status!r}, method={self.method!r}, path={self.path!r})"
+        )
+
 
 class ConnectError(TransportError):
     """No connection could be made (refused, DNS, connect timeout): nothing was sent."""
+
+
+class IncompleteListingError(TransportError):
+    """A listing stopped advancing (a repeated cursor or batch) before it delivered the
+    ``total`` the server claimed: the records past that point could not be fetched."""
 
 
 class OutcomeUnknownError(TransportError):
@@ -151,6 +182,7 @@ class APIError(Tel4vnError):
             structured data from the error body; empty when there is none.
         method, path: the request that failed (the path carries no query string).
         retry_after: seconds the server asked us to wait (``Retry-After``), else None.
+        body: the decoded error body, secrets masked (None when there was none).
     """
 
     def __init__(
@@ -163,6 +195,7 @@ class APIError(Tel4vnError):
         method: str | None = None,
         path: str | None = None,
         retry_after: float | None = None,
+        body: object = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -172,20 +205,31 @@ class APIError(Tel4vnError):
         self.method = method
         self.path = path
         self.retry_after = retry_after
+        self.body = body
 
     def __str__(self) -> str:
         where = f" ({self.method} {self.path})" if self.method and self.path else ""
         code = f" [{self.code}]" if self.code not in (None, "", self.status) else ""
-        return f"{self.status}{code}: {self.message}{where}"
+        fields = "; ".join(
+            f"{k}: {v}" for k, v in self.details.items() if isinstance(v, str | int | float)
+        )
+        extra = f" ({fields})" if fields and fields != self.message else ""
+        return f"{self.status}{code}: {self.message}{extra}{where}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status!r}, code={self.code!r}, "
+            f"method={self.method!r}, path={self.path!r}, message={self.message!r})"
+        )
 
     def _scrub_own(self, secrets: tuple[str, ...]) -> None:
         super()._scrub_own(secrets)
         self.message = _scrub_text(self.message, secrets)
         if isinstance(self.code, str):
             self.code = _scrub_text(self.code, secrets)
-        self.details = {
-            k: _scrub_text(v, secrets) if isinstance(v, str) else v for k, v in self.details.items()
-        }
+        scrubbed = _scrub_value(self.details, secrets)
+        self.details = dict(scrubbed) if isinstance(scrubbed, Mapping) else {}
+        self.body = _scrub_value(self.body, secrets)
 
 
 class BadRequestError(APIError):

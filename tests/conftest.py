@@ -1,9 +1,18 @@
-"""Shared fixtures: the fake server (from the package's own pytest plugin) and clients."""
+"""Shared fixtures and helpers: the fake server (from the package's own pytest plugin),
+clients, and a clock that moves on demand.
+
+Leaks: pyproject turns ``ResourceWarning`` (aiohttp's "Unclosed client session",
+"Unclosed connection") and the unraisable exceptions they become in ``__del__`` into
+errors, so a session left open fails the run wherever the garbage collector finds it.
+No fixture forces a collection after each test (it cost a third of the run); the tests
+about dropped clients collect themselves, so their failures name them.
+"""
 
 from __future__ import annotations
 
-import gc
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -20,13 +29,46 @@ FAST_RETRY = RetryPolicy(backoff_base=0.005, backoff_max=0.02, max_retry_after=5
 def fake(fake_tel4vn: FakeTel4vn, caplog: pytest.LogCaptureFixture) -> Iterator[FakeTel4vn]:
     """The fake server, started by the package's pytest plugin.
 
-    After the test, fails it if aiohttp reported an unclosed session or connector.
+    After the test, fails it if aiohttp reported an unclosed session or connector to the
+    event loop (what it does when ``ResourceWarning`` is not an error).
     """
     caplog.set_level(logging.ERROR, logger="asyncio")
     yield fake_tel4vn
-    gc.collect()
     leaks = [r.getMessage() for r in caplog.records if "Unclosed" in r.getMessage()]
     assert leaks == []
+
+
+class FakeClock:
+    """Unix time that jumps ahead on demand: the real time plus every ``advance()``.
+
+    Give it to ``client.session.clock`` (and ``FakeTel4vn(clock=...)``) to age tokens
+    without waiting. It starts at the real time because a token fetched is stamped
+    with the real time.
+    """
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+class RecordedSleeps:
+    """A retry sleep that returns at once and records each wait asked of it.
+
+    Pass it as ``RetryPolicy(sleep=...)``: a test then asserts the waits the SDK chose
+    (a ``Retry-After``, a backoff) instead of timing them.
+    """
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        await asyncio.sleep(0)
 
 
 ClientFactory = Callable[..., CallCenterClient]

@@ -163,8 +163,6 @@ async def test_login_with_a_wrong_password_raises_without_showing_it(fake: FakeT
             NotFoundError,
             404,
         ),
-        (200, {"message": "campaign is invalid"}, BadRequestError, None),
-        (200, {"message": "queue not found"}, NotFoundError, None),
         (
             400,
             {"code": 400, "content": [{"phone_number": "Does not match"}], "error": "Bad Request"},
@@ -200,6 +198,26 @@ async def test_each_error_shape_maps_to_its_class(
     assert info.value.message
     if code is not None:
         assert info.value.code == code
+
+
+@pytest.mark.parametrize(
+    ("message", "error"),
+    [("queue not found", NotFoundError), ("campaign is invalid", BadRequestError)],
+)
+async def test_a_bare_message_is_an_error_only_where_the_endpoint_declares_it(
+    fake: FakeTel4vn, cc: CallCenterClient, message: str, error: type[APIError]
+) -> None:
+    # The autodialer's spec answers {"message": "queue not found"} with HTTP 200.
+    fake.inject("/v2/autodialer/queue/stop", status=200, body={"message": message})
+    with pytest.raises(error) as info:
+        await cc.autodialer.stop("Autodialer")
+    assert info.value.message == message
+    assert info.value.status == 200
+
+    # Elsewhere the same shape is a success body: {"message": "queue started"}.
+    fake.inject("/v2/autocall/queue/start", status=200, body={"message": "queue started"})
+    await cc.autocall_queues.start("Autocall")
+    assert fake.count("/v2/autocall/queue/start") == 1
 
 
 async def test_field_errors_land_in_details(fake: FakeTel4vn, cc: CallCenterClient) -> None:

@@ -6,6 +6,7 @@ are the login responses of callcenter-api.md and autocall-api.md.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -17,7 +18,7 @@ import pytest
 from tel4vn_async import Account as PublicAccount
 from tel4vn_async import TransportError
 from tel4vn_async._convert import parse_datetime, structure
-from tel4vn_async.models import Account
+from tel4vn_async.models import Account, Cdr, OtpTemplate, Report
 
 API_KEY = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeee"
 ICT = timezone(timedelta(hours=7))
@@ -388,3 +389,98 @@ def test_account_is_frozen_and_slotted() -> None:
 
 def test_account_is_exported_at_top_level() -> None:
     assert PublicAccount is Account
+
+
+# --------------------------------------------------------------------------- hostile values
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1e20, -1e20, NAN, INF, -INF, 10**400, -(10**400), 253_402_300_800, 2**63],
+    ids=["1e20", "-1e20", "nan", "inf", "-inf", "huge", "-huge", "year-10000", "2**63"],
+)
+def test_a_timestamp_no_datetime_can_hold_is_unreadable(value: float) -> None:
+    if value < 0 and (isinstance(value, int) or math.isfinite(value)):
+        assert parse_datetime(value) is None  # "no time", as 0 and below always were
+    else:
+        with pytest.raises(ValueError, match="not a time"):
+            parse_datetime(value)
+    cdr = structure({"id": "c1", "time_started": value, "ringAt": value}, Cdr)
+    assert (cdr.started_at, cdr.ringing_at) == (None, None)
+    assert cdr.raw["time_started"] is value  # raw keeps what was sent
+
+
+def test_timestamps_within_range_still_read() -> None:
+    assert parse_datetime(1_700_000_000) == datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)
+    assert parse_datetime(253_402_300_799) == datetime(
+        9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["1e400", "-1e400", "nan", "inf", "Infinity", 1e400, NAN, 1.5, "9" * 5000, "1_0x", [], {}],
+)
+def test_an_int_field_that_is_no_int_is_none(value: object) -> None:
+    cdr = structure({"id": "c1", "duration": value, "billsec": value}, Cdr)
+    assert (cdr.duration, cdr.billsec) == (None, None)
+    with pytest.raises(TransportError):
+        structure(value, int)
+
+
+def test_huge_ints_that_are_ints_stay_ints() -> None:
+    assert structure({"duration": 10**400}, Cdr).duration == 10**400
+    assert structure({"duration": "1e20"}, Cdr).duration == 10**20
+    assert structure({"duration": 1e20}, Cdr).duration == 10**20
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["nan", "inf", "-inf", "1e400", NAN, INF, -INF, 10**400],
+    ids=["nan-text", "inf-text", "-inf-text", "1e400-text", "nan", "inf", "-inf", "huge-int"],
+)
+def test_a_non_finite_float_is_unreadable(value: object) -> None:
+    with pytest.raises(TransportError, match="not a finite number"):
+        structure(value, float)
+    assert structure({"speed": value}, _Speed).speed is None
+
+
+@attrs.frozen
+class _Speed:
+    speed: float | None = None
+    flag: bool | None = None
+    name: str | None = None
+    raw: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+
+@pytest.mark.parametrize("value", [NAN, INF, -INF])
+def test_non_finite_floats_are_no_bool_and_no_string(value: float) -> None:
+    model = structure({"flag": value, "name": value}, _Speed)
+    assert (model.flag, model.name) == (None, None)
+    assert model.raw == {"flag": value, "name": value}
+
+
+def test_a_required_field_with_a_hostile_value_fails_the_record_as_a_transport_error() -> None:
+    sample = {"campaign_id": "c", "name": "n", "content": "x", "voice": "north-f-01"}
+    with pytest.raises(TransportError, match="OtpTemplate"):
+        structure({**sample, "speed": "nan"}, OtpTemplate)
+    with pytest.raises(TransportError, match="Report"):
+        structure({"call_id": 10**5000}, Report)  # str() of it fails past 4,300 digits
+    assert structure({**sample, "speed": "1.5"}, OtpTemplate).speed == 1.5
+
+
+def test_json_in_a_string_nested_past_the_recursion_limit_is_unreadable() -> None:
+    report = structure({"call_id": "r1", "param": "[" * 100_000}, Report)
+    assert report.param == {}
+    assert structure({"call_id": "r1", "param": '{"a": 1}'}, Report).param == {"a": 1}
+
+
+def test_an_error_message_never_quotes_a_huge_value_whole() -> None:
+    with pytest.raises(TransportError) as info:
+        structure("x" * 1_000_000, int)
+    assert len(str(info.value)) < 500
+    with pytest.raises(TransportError) as info:
+        structure(10**5000, float)
+    assert "bits" in str(info.value)

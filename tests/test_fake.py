@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import aiohttp
+import pytest
 
 from tel4vn_async.testing import FakeTel4vn, Fault
+
+from .conftest import FakeClock
 
 
 async def _token(http: aiohttp.ClientSession, fake: FakeTel4vn) -> str:
@@ -35,13 +39,14 @@ async def test_faults_match_path_method_and_count(fake: FakeTel4vn) -> None:
 
 
 async def test_tokens_expire_and_can_be_revoked(fake: FakeTel4vn) -> None:
+    fake.clock = clock = FakeClock()
     fake.token_lifetime = 0.3
     async with aiohttp.ClientSession() as http:
         token = await _token(http, fake)
         headers = {"Authorization": f"Bearer {token}"}
         async with http.get(fake.url + "/v2/call", headers=headers) as r:
             assert r.status == 200
-        await asyncio.sleep(0.35)
+        clock.advance(0.35)
         async with http.get(fake.url + "/v2/call", headers=headers) as r:
             assert r.status == 401
         fake.token_lifetime = None
@@ -85,3 +90,43 @@ async def test_a_drop_after_runs_the_handler_and_closes_the_connection(fake: Fak
     assert answered == 0
     assert fake.dials["0987654321"] == 1
     assert fake.received("/v1/autocall/otp")[0].status is None
+
+
+async def test_closing_cuts_off_a_request_in_progress_at_once() -> None:
+    fake = await FakeTel4vn().start()
+    try:
+        fake.inject("/v2/auth/token", delay=30)
+        async with aiohttp.ClientSession() as http:
+            pending = asyncio.ensure_future(
+                http.post(fake.url + "/v2/auth/token", json={"api_key": fake.api_key})
+            )
+            for _ in range(400):  # until it is in the fake's hands, waiting out its delay
+                if fake.requests:
+                    break
+                await asyncio.sleep(0.005)
+            started = time.monotonic()
+            await fake.close()
+            assert time.monotonic() - started < 0.3  # not the delay, nor a grace period
+            with pytest.raises(aiohttp.ClientError):
+                (await pending).close()
+    finally:
+        await fake.close()
+    assert fake.requests[0].status is None  # never answered
+
+
+async def test_the_token_expiry_follows_the_fake_clock() -> None:
+    clock = FakeClock()
+    async with FakeTel4vn(clock=clock, token_lifetime=60) as fake:
+        fake.token_style = "autocall"  # an absolute expiry: read off the fake's clock
+        clock.advance(1000)
+        async with aiohttp.ClientSession() as http:
+            async with http.post(fake.url + "/v1/auth/token", json={"api_key": fake.api_key}) as r:
+                data = (await r.json())["data"]
+            assert data["expire_at"] == pytest.approx(clock() + 60, abs=2)
+            headers = {"Authorization": f"Bearer {data['access_token']}"}
+            clock.advance(59)
+            async with http.get(fake.url + "/v1/report", headers=headers) as r:
+                assert r.status == 200
+            clock.advance(2)
+            async with http.get(fake.url + "/v1/report", headers=headers) as r:
+                assert r.status == 401

@@ -19,6 +19,7 @@ import pytest
 from multidict import CIMultiDict
 
 from tel4vn_async._sansio import (
+    ErrorShape,
     Request,
     decode_response,
     error_from_body,
@@ -72,12 +73,26 @@ AUTOCALL_IMPORT = Request(
 )
 TRANSFER = Request("POST", "/v2/call/01b7d166/transfer", json={"ext": "101"})
 BARGE = Request("POST", "/v2/call/01b7d166/barge", json={"ext": "101"})
-AUTODIALER_CREATE = Request("POST", "/v2/autodialer/queue", json={"queue_code": "Autodialer"})
-AUTODIALER_STOP = Request("POST", "/v2/autodialer/queue/stop", json={"queue_code": "Autodialer"})
+# The endpoints whose spec shows a bare {"message"} error declare it; so do customers for
+# a {"content": [...]} list of field errors.
+AUTODIALER_CREATE = Request(
+    "POST",
+    "/v2/autodialer/queue",
+    json={"queue_code": "Autodialer"},
+    error_shapes=ErrorShape.BARE_MESSAGE,
+)
+AUTODIALER_STOP = Request(
+    "POST",
+    "/v2/autodialer/queue/stop",
+    json={"queue_code": "Autodialer"},
+    error_shapes=ErrorShape.BARE_MESSAGE,
+)
 AUTOCALL_STOP = Request("POST", "/v2/autocall/queue/stop", json={"queue_code": "Autocall-Q1"})
 USER_STATUS = Request("GET", "/v2/user/aaaaaaaa-1111/status")
 CUSTOMER_GET = Request("GET", "/v2/customer/dddddddd-1111")
-CUSTOMER_CREATE = Request("POST", "/v2/customer", json={"phone_number": "123"})
+CUSTOMER_CREATE = Request(
+    "POST", "/v2/customer", json={"phone_number": "123"}, error_shapes=ErrorShape.FIELD_LIST
+)
 CDRS = Request("GET", "/v2/cdr", params={"limit": "10"})
 EVENTS = Request("GET", "/v1/event")
 EVENT_CREATE = Request(
@@ -903,7 +918,21 @@ SUCCESS_CASES = [
         id="status-success-with-message",
     ),
     pytest.param(CDRS, 200, [], id="bare-list"),
+    # Without a declared shape, a bare message or a content list is data, not an error.
+    pytest.param(AUTOCALL_STOP, 200, {"message": "queue started"}, id="undeclared-bare-message"),
+    pytest.param(CDRS, 200, {"content": [{"id": "1"}]}, id="undeclared-content-list"),
+    pytest.param(USER_STATUS, 200, {"message": "queue not found"}, id="undeclared-not-found-msg"),
 ]
+
+
+def test_a_declared_field_list_in_a_200_without_code_is_a_bad_request() -> None:
+    body = {"content": [{"phone_number": PHONE_PATTERN_MSG}]}
+    error = _raises(CUSTOMER_CREATE, 200, _json(body))
+    assert type(error) is BadRequestError
+    assert isinstance(error, APIError)
+    assert error.details == {"phone_number": PHONE_PATTERN_MSG}
+    undeclared = Request("POST", "/v2/customer", json={})
+    assert decode_response(undeclared, 200, {}, _json(body)) == body
 
 
 @pytest.mark.parametrize(("request_", "status", "body"), SUCCESS_CASES)

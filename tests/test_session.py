@@ -18,7 +18,7 @@ from tel4vn_async import (
 from tel4vn_async.testing import FakeTel4vn
 from tel4vn_async.testing._fake import TokenStyle
 
-from .conftest import FAST_RETRY, ClientFactory
+from .conftest import FAST_RETRY, ClientFactory, FakeClock
 
 
 async def test_a_thousand_concurrent_requests_cause_one_token_request(
@@ -58,11 +58,14 @@ async def test_every_token_response_shape_is_accepted(
 async def test_a_token_about_to_expire_is_replaced_before_the_server_refuses_it(
     fake: FakeTel4vn, make_cc: ClientFactory
 ) -> None:
+    clock = FakeClock()  # the fake and the client share a clock: 1.6 s pass, none waited
+    fake.clock = clock
     fake.token_lifetime = 1.0  # effective leeway: min(60, 1.0 / 2) = 0.5 s
     cc = make_cc(refresh_leeway=60.0)
+    cc.session.clock = clock
     for _ in range(16):
         await cc.request("GET", "/v2/call")
-        await asyncio.sleep(0.1)
+        clock.advance(0.1)
 
     assert fake.token_requests >= 2
     assert [r.status for r in fake.received("/v2/call")] == [200] * 16

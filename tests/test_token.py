@@ -385,3 +385,102 @@ async def test_memory_token_store_repr_hides_the_token() -> None:
     await store.save(make_token(3600))
     assert SECRET not in repr(store)
     assert SECRET not in str(store)
+
+
+# --------------------------------------------------------------------------- hostile answers
+
+
+UNUSABLE_EXPIRIES = [
+    *(1e20, -1e20, float("nan"), float("inf"), float("-inf"), 10**400, -(10**400), True, False),
+    *("nan", "inf", "-inf", "1e400", "1" + "0" * 400, "9999-12-31T23:59:59-23:59"),
+    *("0001-01-01T00:00:00Z", "10000-01-01T00:00:00Z", [], {}),
+]
+
+
+@pytest.mark.parametrize("expiry", UNUSABLE_EXPIRIES, ids=lambda value: repr(value)[:24])
+@pytest.mark.parametrize("key", ["expired_in", "expires_in", "expire_at", "expired", "expires_at"])
+def test_an_unusable_expiry_is_no_expiry(key: str, expiry: object) -> None:
+    token = parse_token({"data": {"token": SECRET, key: expiry}}, NOW)
+    assert token is not None
+    assert token.access_token == SECRET
+    assert token.expires_at is None
+    assert needs_refresh(token, NOW + 10**6, 60.0) is False  # used until the server says 401
+
+
+def test_a_far_but_usable_expiry_is_kept_in_utc() -> None:
+    token = parse_token({"data": {"token": SECRET, "expire_at": "2030-01-01T07:00:00+07:00"}}, NOW)
+    assert token is not None
+    assert token.expires_at == datetime(2030, 1, 1, tzinfo=timezone.utc)
+    assert token.expires_at.utcoffset() == timedelta(0)
+    assert Token.from_dict(token.to_dict()) == token
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        f"{SECRET}\r\nX-Injected: 1",
+        f"{SECRET}\n",
+        f"\r\n{SECRET}",
+        f"{SECRET}\x00",
+        f"{SECRET}\x1b[0m",
+        f"{SECRET}\x7f",
+        f"{SECRET} {SECRET}",
+        f"{SECRET}\u00e9",
+        f"{SECRET}\u2028",
+        f"{SECRET}\u00a0",
+    ],
+    ids=["crlf", "lf", "leading-crlf", "nul", "escape", "del", "space", "non-ascii", "ls", "nbsp"],
+)
+def test_a_token_that_is_not_header_safe_is_no_token(raw: str) -> None:
+    assert parse_token({"data": {"token": raw, "expired_in": 60}}, NOW) is None
+    assert parse_token({"access_token": raw}, NOW) is None
+
+
+def test_spaces_and_tabs_around_a_token_are_trimmed() -> None:
+    token = parse_token({"data": {"token": f" \t{SECRET} "}}, NOW)
+    assert token is not None
+    assert token.access_token == SECRET
+
+
+def test_a_token_type_that_is_not_header_safe_is_bearer() -> None:
+    token = parse_token({"data": {"token": SECRET, "token_type": "Bearer\r\nX: 1"}}, NOW)
+    assert token is not None
+    assert token.token_type == "Bearer"
+
+
+@pytest.mark.parametrize("raw", ["", "a b", "a\r\nb", "é", "\x00"])
+def test_a_token_is_never_built_with_an_unsafe_string(raw: str) -> None:
+    with pytest.raises(ValueError, match="visible ASCII"):
+        Token(access_token=raw)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        [],
+        "token",
+        {},
+        {"access_token": None},
+        {"access_token": 12345},
+        {"access_token": "a\r\nb"},
+        {"access_token": SECRET, "expires_at": 1e20},
+        {"access_token": SECRET, "expires_at": float("nan")},
+        {"access_token": SECRET, "expires_at": float("inf")},
+        {"access_token": SECRET, "expires_at": 10**400},
+        {"access_token": SECRET, "expires_at": "soon"},
+        {"access_token": SECRET, "expires_at": True},
+        {"access_token": SECRET, "expires_at": [1]},
+        {"access_token": SECRET, "issued_at": {"t": 1}},
+        {"access_token": SECRET, "token_type": 5},
+    ],
+    ids=lambda value: repr(value)[:40],
+)
+def test_token_from_dict_with_bad_data_raises_value_error(data: Any) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - any message: the store's data is bad
+        Token.from_dict(data)
+
+
+def test_token_from_dict_reads_numeric_strings() -> None:
+    token = Token.from_dict({"access_token": SECRET, "expires_at": str(NOW + 60)})
+    assert token.expires_at == utc(NOW + 60)

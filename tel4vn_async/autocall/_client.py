@@ -5,10 +5,10 @@ from __future__ import annotations
 from functools import cached_property
 
 from .._client import BaseClient
-from ._audio import Audio
-from ._calls import Calls
-from ._reports import Reports
-from ._templates import Templates
+from .audio import Audio
+from .calls import Calls
+from .reports import Reports
+from .templates import Templates
 
 __all__ = ["AutocallClient"]
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from functools import cached_property
 
 from .._client import BaseClient
-from ._base import Resource
+from .autocall_queues import AutocallQueues
+from .autodialer import Autodialer
+from .calls import Calls
 from .cdrs import Cdrs
-from .click2call import Calls, ClickToCall
-from .customers import Customers, Users
+from .click2call import ClickToCall
+from .customers import Customers
 from .events import Events
-from .queues import AutocallQueues, Autodialer
+from .users import Users
 
 __all__ = ["CallCenterClient"]
 
@@ -32,39 +34,39 @@ class CallCenterClient(BaseClient):
     @cached_property
     def events(self) -> Events:
         """Webhook registrations for call events (``/v1/event``)."""
-        return Events(Resource(self))
+        return Events(self)
 
     @cached_property
     def cdrs(self) -> Cdrs:
         """Call detail records (``/v2/cdr``)."""
-        return Cdrs(Resource(self))
+        return Cdrs(self)
 
     @cached_property
     def click2call(self) -> ClickToCall:
         """Click-to-call (``/v1/click2call``, ``/v1/click2call/async``, ``/v2/click2call``)."""
-        return ClickToCall(Resource(self))
+        return ClickToCall(self)
 
     @cached_property
     def calls(self) -> Calls:
         """Calls in progress (``/v2/call``)."""
-        return Calls(Resource(self))
+        return Calls(self)
 
     @cached_property
     def autodialer(self) -> Autodialer:
         """Autodialer queues (``/v2/autodialer/queue``)."""
-        return Autodialer(Resource(self))
+        return Autodialer(self)
 
     @cached_property
     def autocall_queues(self) -> AutocallQueues:
         """Autocall queues (``/v2/autocall/queue``)."""
-        return AutocallQueues(Resource(self))
+        return AutocallQueues(self)
 
     @cached_property
     def users(self) -> Users:
         """User status (``/v2/user/{id}/status``)."""
-        return Users(Resource(self))
+        return Users(self)
 
     @cached_property
     def customers(self) -> Customers:
         """Customers uploaded for autodialing (``/v2/customer``)."""
-        return Customers(Resource(self))
+        return Customers(self)

@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from .._convert import structure
-from .._validate import check_count, check_enum, check_phone, format_query_date
+from .._convert import reader
+from .._resource import APIResource
+from .._validate import check_date, check_enum, check_id, check_int, check_phone, path_segment
 from ..errors import ValidationError
 from ..models.callcenter import CallDirection, Cdr
-from ..pagination import AsyncPager, Page, Query, follow_scroll, page_from, single_page
-from ._base import Resource, path_id, text
+from ..pagination import AsyncPager, Page, Query, follow_scroll, single_page
 from ._prefetch import PrefetchPager
 
 __all__ = ["Cdrs"]
@@ -30,19 +30,15 @@ def cdr_filters(
     direction: CallDirection | str | None,
 ) -> dict[str, object]:
     """The CDR filters, checked and formatted as the query takes them."""
-    start = None if start_date is None else format_query_date(start_date, "start_date")
-    end = None if end_date is None else format_query_date(end_date, "end_date")
+    start = None if start_date is None else check_date(start_date, "start_date")
+    end = None if end_date is None else check_date(end_date, "end_date")
     if start is not None and end is not None and len(start) == len(end) and end < start:
         raise ValidationError(f"end_date {end!r} is before start_date {start!r}", field="end_date")
     out: dict[str, object] = {"start_date": start, "end_date": end}
     if duration is not None:
-        if isinstance(duration, bool) or not isinstance(duration, int) or duration < 0:
-            raise ValidationError(
-                f"duration must be a non-negative integer, got {duration!r}", field="duration"
-            )
-        out["duration"] = duration
+        out["duration"] = check_int(duration, "duration")
     if extension is not None:
-        out["extension"] = text(extension, "extension")
+        out["extension"] = check_id(extension, "extension")
     if phone is not None:
         out["phone"] = check_phone(phone, "phone")
     if direction is not None:
@@ -50,19 +46,23 @@ def cdr_filters(
     return out
 
 
-def _to_cdr(record: Mapping[str, Any]) -> Cdr:
-    return structure(record, Cdr)
+_to_cdr = reader(Cdr)
+"""One decoded CDR record to a ``Cdr`` whose ``raw`` is that very record, not a copy.
+
+The record comes from a page just decoded, which nothing else keeps: ``cdr.raw`` is the
+decoded object itself. (``Cdr``'s structure function is generated here, at import.)
+"""
 
 
-class Cdrs:
+def _as_decoded(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    return record  # kept as decoded until its turn: converted (and kept as raw) then
+
+
+class Cdrs(APIResource):
     """Call detail records: the history of calls."""
 
-    def __init__(self, resource: Resource) -> None:
-        self._r = resource
-
     async def _fetch(self, query: Query) -> Page[Mapping[str, Any]]:
-        body = await self._r._call("GET", "/v2/cdr", params=query)
-        return page_from(body, query, dict)
+        return await self._get_page("/v2/cdr", query, _as_decoded)
 
     def list(
         self,
@@ -88,9 +88,9 @@ class Cdrs:
             start_date: calls started from then: a ``date`` (sent ``YYYY-MM-DD``), a
                 ``datetime`` (``YYYY-MM-DD HH:MM:SS``, wall-clock as given) or such a string.
             end_date: calls started until then; the same forms.
-            duration: calls of this duration, in seconds.
-            extension: calls from or to this extension.
-            phone: calls from or to this number.
+            duration: calls of this duration, in seconds (0 to 2**31 - 1).
+            extension: calls from or to this extension (up to 255 characters).
+            phone: calls from or to this number (3 to 15 digits, an optional ``+``).
             direction: ``inbound``, ``outbound`` or ``local`` (a ``CallDirection``).
             page_size: records per request (``limit``), 1 to 10,000.
 
@@ -105,8 +105,8 @@ class Cdrs:
             phone=phone,
             direction=direction,
         )
-        query["limit"] = check_count(page_size, "page_size", MAX_PAGE_SIZE)
-        return PrefetchPager(self._fetch, _to_cdr, query, follow_scroll)
+        query["limit"] = check_int(page_size, "page_size", low=1, high=MAX_PAGE_SIZE)
+        return PrefetchPager(self._fetch, _to_cdr, query, follow_scroll, path="/v2/cdr")
 
     async def page(
         self,
@@ -125,7 +125,7 @@ class Cdrs:
         API: GET /v2/cdr?page=&limit=
 
         Args:
-            page: the page number, from 1.
+            page: the page number, from 1 (to 2**31 - 1).
             limit: records per page, 1 to 10,000.
             start_date: see ``list``; so are the other filters.
 
@@ -140,18 +140,22 @@ class Cdrs:
             phone=phone,
             direction=direction,
         )
-        query["page"] = check_count(page, "page", 2**31)
-        query["limit"] = check_count(limit, "limit", MAX_PAGE_SIZE)
-        return await PrefetchPager(self._fetch, _to_cdr, query, single_page)
+        query["page"] = check_int(page, "page", low=1)
+        query["limit"] = check_int(limit, "limit", low=1, high=MAX_PAGE_SIZE)
+        return await PrefetchPager(self._fetch, _to_cdr, query, single_page, path="/v2/cdr")
 
     async def get(self, cdr_id_or_sip_call_id: str) -> Cdr:
         """One CDR, by its id or its SIP Call-ID.
 
         API: GET /v2/cdr/{id}
 
+        Args:
+            cdr_id_or_sip_call_id: the CDR's id or SIP Call-ID (up to 255 characters; not
+                only dots), quoted into one path segment.
+
         Raises:
             NotFoundError: no such CDR.
+            ValidationError: a bad id; nothing sent.
         """
-        path = f"/v2/cdr/{path_id(cdr_id_or_sip_call_id, 'cdr_id_or_sip_call_id')}"
-        body = await self._r._call("GET", path)
-        return self._r._model(body, Cdr, "GET", path)
+        path = f"/v2/cdr/{path_segment(cdr_id_or_sip_call_id, 'cdr_id_or_sip_call_id')}"
+        return await self._get(path, cast_to=Cdr)

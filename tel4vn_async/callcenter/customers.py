@@ -1,31 +1,41 @@
-"""``cc.customers`` (customers uploaded for autodialing) and ``cc.users`` (user status)."""
+"""``cc.customers``: customers uploaded for autodialing."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from .._convert import structure
-from .._validate import check_count, check_customer_phone
-from ..errors import TransportError
-from ..models.callcenter import Customer, UserStatus
-from ..pagination import AsyncPager, Page, Query, follow_offset, page_from
-from ._base import Resource, path_id, text
+import attrs
 
-__all__ = ["Customers", "Users"]
+from .._convert import structure
+from .._resource import APIResource
+from .._sansio import ErrorShape
+from .._validate import check_customer_phone, check_id, check_int, check_text, path_segment
+from ..errors import OutcomeUnknownError
+from ..models.callcenter import Customer
+from ..pagination import AsyncPager, Page, Query, follow_offset
+
+__all__ = ["Customers"]
 
 MAX_PAGE_SIZE = 10_000
 
 
-class Customers:
+@attrs.frozen
+class _Created:
+    """``{"code": 201, "content": "successfully", "id": "..."}``."""
+
+    id: str | None = attrs.field(default=None, metadata={"keys": ("id", "customer_id")})
+    raw: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+
+def _to_customer(record: Any) -> Customer:
+    return structure(record, Customer)
+
+
+class Customers(APIResource):
     """Customers uploaded to a campaign; the PBX autodials each for an agent."""
 
-    def __init__(self, resource: Resource) -> None:
-        self._r = resource
-
     async def _fetch(self, query: Query) -> Page[Customer]:
-        body = await self._r._call("GET", "/v2/customer", params=query)
-        return page_from(body, query, lambda r: structure(r, Customer))
+        return await self._get_page("/v2/customer", query, _to_customer)
 
     def list(self, campaign_id: str | None = None, *, page_size: int = 100) -> AsyncPager[Customer]:
         """Every customer (of one campaign, if given), paged by ``limit``/``offset``.
@@ -33,31 +43,34 @@ class Customers:
         API: GET /v2/customer
 
         Args:
-            campaign_id: only this campaign's customers.
+            campaign_id: only this campaign's customers (up to 255 characters).
             page_size: customers per request (``limit``), 1 to 10,000.
 
         Raises:
             ValidationError: a bad page size or an empty campaign id; nothing sent.
         """
         query: dict[str, Any] = {
-            "limit": check_count(page_size, "page_size", MAX_PAGE_SIZE),
+            "limit": check_int(page_size, "page_size", low=1, high=MAX_PAGE_SIZE),
             "offset": 0,
         }
         if campaign_id is not None:
-            query["campaign_id"] = text(campaign_id, "campaign_id")
-        return AsyncPager(self._fetch, query, follow_offset())
+            query["campaign_id"] = check_id(campaign_id, "campaign_id")
+        return AsyncPager(self._fetch, query, follow_offset(), path="/v2/customer")
 
     async def get(self, customer_id: str) -> Customer:
         """One customer by id.
 
         API: GET /v2/customer/{customer_id}
 
+        Args:
+            customer_id: the customer's id (up to 255 characters; not only dots).
+
         Raises:
             NotFoundError: no such customer.
+            ValidationError: a bad id; nothing sent.
         """
-        path = f"/v2/customer/{path_id(customer_id, 'customer_id')}"
-        body = await self._r._call("GET", path)
-        return self._r._model(body, Customer, "GET", path)
+        path = f"/v2/customer/{path_segment(customer_id, 'customer_id')}"
+        return await self._get(path, cast_to=Customer)
 
     async def create(
         self,
@@ -76,11 +89,11 @@ class Customers:
         API: POST /v2/customer
 
         Args:
-            campaign_id: the campaign's id.
-            customer_code: your code for the customer.
+            campaign_id: the campaign's id (up to 255 characters).
+            customer_code: your code for the customer (up to 255 characters).
             phone_number: a Vietnamese number, matching ``^(84|0[3|5|7|8|9])+([0-9]{8})$``.
-            contract_number: the contract's number.
-            customer_name: the customer's name.
+            contract_number: the contract's number (up to 255 characters).
+            customer_name: the customer's name (one line, up to 1,000 characters).
 
         Returns:
             The new customer's id.
@@ -91,44 +104,26 @@ class Customers:
                 nothing sent.
         """
         body: dict[str, str] = {
-            "campaign_id": text(campaign_id, "campaign_id"),
-            "customer_code": text(customer_code, "customer_code"),
+            "campaign_id": check_id(campaign_id, "campaign_id"),
+            "customer_code": check_id(customer_code, "customer_code"),
             "phone_number": check_customer_phone(phone_number, "phone_number"),
-            "contract_number": text(contract_number, "contract_number"),
+            "contract_number": check_id(contract_number, "contract_number"),
         }
         if customer_name is not None:
-            body["customer_name"] = text(customer_name, "customer_name")
-        answer = await self._r._call("POST", "/v2/customer", json=body, places_call=True)
-        for source in (answer, answer.get("data") if isinstance(answer, Mapping) else None):
-            if isinstance(source, Mapping):
-                new_id = source.get("id") or source.get("customer_id")
-                if isinstance(new_id, str | int) and str(new_id).strip():
-                    return str(new_id).strip()
-        raise TransportError(
-            "the customer was created but the answer carries no id",
-            status=200,
-            method="POST",
-            path="/v2/customer",
+            body["customer_name"] = check_text(customer_name, "customer_name")
+        created = await self._post(
+            "/v2/customer",
+            json=body,
+            places_call=True,
+            error_shapes=ErrorShape.FIELD_LIST,
+            cast_to=_Created,
         )
-
-
-class Users:
-    """Users (agents) of the tenant."""
-
-    def __init__(self, resource: Resource) -> None:
-        self._r = resource
-
-    async def status(self, user_id: str) -> UserStatus:
-        """A user's extension and whether it is logged in on a softphone.
-
-        API: GET /v2/user/{user_id}/status
-
-        Args:
-            user_id: the user's id or user name (``test.user01``).
-
-        Raises:
-            NotFoundError: ``user is not existed``.
-        """
-        path = f"/v2/user/{path_id(user_id, 'user_id')}/status"
-        body = await self._r._call("GET", path)
-        return self._r._model(body, UserStatus, "GET", path)
+        if not created.id:
+            # Accepted, but we cannot tell which customer: it will be dialled all the same.
+            raise OutcomeUnknownError(
+                "the customer was created but the answer carries no id",
+                status=200,
+                method="POST",
+                path="/v2/customer",
+            )
+        return created.id

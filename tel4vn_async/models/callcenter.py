@@ -315,5 +315,20 @@ class QueueCustomer:
     ``contract_number``, ``due_date``, ``total_ovd_amount``)."""
 
     def to_json(self) -> dict[str, Any]:
-        """The customer as the import body carries it."""
-        return {**self.fields, "id": self.id, "mobiles": list(self.mobiles)}
+        """The customer as the import body carries it: ``{**fields, "id", "mobiles"}``.
+
+        The id is stripped (255 characters at most), each mobile checked (3 to 15
+        digits, an optional ``+``). Each field is sent as a JSON value: ``date``,
+        ``datetime`` and ``time`` as ISO strings; a ``Decimal`` as an int when it is
+        whole and fits 64 bits, else as a float when that loses no digit, else as its
+        exact text; an enum as its value; strings (up to 1,000 characters, line breaks
+        allowed), finite numbers, bools, None, and lists and string-keyed dicts of them.
+
+        Raises:
+            ValidationError: naming ``id``, ``mobiles``, ``mobiles[i]``, the field's key
+                (an object, a set, NaN, an int beyond 64 bits), or ``fields`` for a key
+                that is not a name.
+        """
+        from .._validate import queue_customer
+
+        return queue_customer(self.id, self.mobiles, self.fields)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from aiohttp import web
 
-from ._base import FAKE, json_response
-from ._fake import FakeTel4vn
+from ._base import FAKE, FakeBase, json_response
 
 __all__ = ["routes"]
 
@@ -22,10 +20,10 @@ def _num(value: float) -> float | int:
     return int(value) if float(value).is_integer() else value
 
 
-def _token_body(fake: FakeTel4vn, token: str, family: str) -> dict[str, Any]:
+def _token_body(fake: FakeBase, token: str, family: str) -> dict[str, Any]:
     style = fake.token_style or family
     lifetime = fake.token_lifetime
-    now = time.time()
+    now = fake.clock()
     user_id = "avavavav-1111-2222-3333-eeeeeeee"
     if style in ("callcenter", "flat", "none"):
         data: dict[str, Any] = {

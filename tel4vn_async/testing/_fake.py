@@ -1,9 +1,10 @@
 """``FakeTel4vn``: an in-memory TEL4VN server on 127.0.0.1, for tests and the demo.
 
 The server is an ``aiohttp.web`` application. Each API area adds its handlers from its
-own module (``_auth``, ``_endpoints``, ...) through ``ROUTES``; a handler reads and writes
-the fake's state through ``request.app[FAKE]``. Around every handler sit three layers:
-the request log, fault injection, and the bearer-token check.
+own module (``_auth``, ``_cdrs``, ``_calls``, ``_callcenter``, ``_autocall``) through
+``ROUTES``, and its controls through a mixin; a handler reads and writes the fake's state
+through ``request.app[FAKE]``. Around every handler sit three layers: the request log,
+fault injection, and the bearer-token check.
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ import attrs
 from aiohttp import web
 
 from ._autocall import AutocallFake
-from ._base import FAKE, json_response
+from ._base import FAKE, TokenStyle, json_response
 from ._callcenter import CallCenterFake
+from ._routes import ROUTES
 
-__all__ = ["FAKE", "FakeTel4vn", "Fault", "LoggedRequest", "json_response"]
+__all__ = ["FAKE", "FakeTel4vn", "Fault", "LoggedRequest", "TokenStyle", "json_response"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-TokenStyle = Literal["callcenter", "autocall", "pbx", "flat", "duration", "none", "past"]
 
 # The log entry of the request being handled: the middlewares run in one task.
 _ENTRY: contextvars.ContextVar[LoggedRequest] = contextvars.ContextVar("tel4vn_fake_entry")
@@ -105,6 +106,11 @@ class FakeTel4vn(CallCenterFake, AutocallFake):
     queues faults; ``token_lifetime``, ``token_style`` and ``revoke_tokens`` steer auth.
     A long-running fake (a sandbox, a benchmark) should set ``keep_requests`` to bound
     its log. Each API area adds its seeding helpers through its mixin.
+
+    ``shutdown_timeout`` is how long ``close()`` lets requests in progress finish before
+    cutting them off: next to nothing by default, as a test wants; a sandbox serving other
+    processes may pass a few seconds. ``clock`` tells the time (Unix seconds) for token
+    expiry; a test can swap in a fake clock to expire tokens without waiting.
     """
 
     def __init__(
@@ -117,6 +123,8 @@ class FakeTel4vn(CallCenterFake, AutocallFake):
         token_style: TokenStyle | None = None,
         port: int = 0,
         keep_requests: int | None = None,
+        shutdown_timeout: float = 0.01,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.api_key = api_key or f"test-{secrets.token_hex(8)}"
         self.username = username
@@ -125,6 +133,8 @@ class FakeTel4vn(CallCenterFake, AutocallFake):
         """Seconds a new token lives; None: forever, with no expiry in the response."""
         self.token_style: TokenStyle | None = token_style
         """The token response shape; None answers each family in its reference shape."""
+        self.clock = clock
+        """What tells the time (Unix seconds) for token expiry; replaceable in tests."""
         self.requests: collections.deque[LoggedRequest] = collections.deque(maxlen=keep_requests)
         """Every request received, oldest first (the newest ``keep_requests`` if set)."""
         self.dials: defaultdict[str, int] = defaultdict(int)
@@ -135,6 +145,8 @@ class FakeTel4vn(CallCenterFake, AutocallFake):
         self._faults: defaultdict[str, list[tuple[str | None, Fault]]] = defaultdict(list)
         self._ids = itertools.count(1)
         self._port = port
+        # aiohttp reads 0 as "wait for ever", so "at once" is the smallest wait it knows.
+        self._shutdown_timeout = max(shutdown_timeout, 0.001)
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -145,9 +157,9 @@ class FakeTel4vn(CallCenterFake, AutocallFake):
 
     def make_app(self) -> web.Application:
         """The aiohttp application, for embedding the fake in another server."""
-        from ._routes import ROUTES
-
-        app = web.Application(middlewares=[self._log_mw, self._fault_mw, self._auth_mw])
+        app = web.Application(
+            middlewares=[self._log_mw, self._fault_mw, self._auth_mw]
+        )
         app[FAKE] = self
         app.add_routes(ROUTES)
         return app
@@ -155,7 +167,10 @@ class FakeTel4vn(CallCenterFake, AutocallFake):
     async def start(self) -> FakeTel4vn:
         """Start serving on 127.0.0.1; ``url`` is set once this returns."""
         self._runner = web.AppRunner(
-            self.make_app(), access_log=None, handle_signals=False, shutdown_timeout=0.5
+            self.make_app(),
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=self._shutdown_timeout,
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self._port)
@@ -212,14 +227,15 @@ class FakeTel4vn(CallCenterFake, AutocallFake):
         """A new valid token (what the token endpoints hand out)."""
         token = secrets.token_urlsafe(24)
         lifetime = self.token_lifetime
-        self._tokens[token] = None if lifetime is None else time.time() + lifetime
+        self._tokens[token] = None if lifetime is None else self.clock() + lifetime
         return token
 
     def token_valid(self, token: str | None) -> bool:
+        """Whether ``token`` was issued, not revoked, and has not expired."""
         if token is None or token not in self._tokens:
             return False
         expires = self._tokens[token]
-        return expires is None or time.time() < expires
+        return expires is None or self.clock() < expires
 
     def next_id(self, prefix: str = "") -> str:
         """A fresh id in the UUID shape the API uses."""

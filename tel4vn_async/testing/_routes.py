@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import _auth, _autocall, _callcenter
+from . import _auth, _autocall, _callcenter, _calls, _cdrs
 
-ROUTES: list[web.AbstractRouteDef] = [*_auth.routes, *_callcenter.routes, *_autocall.routes]
+ROUTES: list[web.AbstractRouteDef] = [
+    *_auth.routes,
+    *_cdrs.routes,
+    *_calls.routes,
+    *_callcenter.routes,
+    *_autocall.routes,
+]

@@ -1,24 +1,23 @@
 """Black-box acceptance tests of API.md sections 4 (listings), 5 (resources), 6 (models).
 
-Every test talks to a small aiohttp.web server defined here that answers with the vendor
-spec's literal sample bodies (and the variants of spec/NOTES.md) and records each request,
-so the tests assert exactly what the SDK sent. Only the public API is used.
+Every test talks to a scripted aiohttp.web server (``tests/scripted_server.py``) that
+answers with the vendor spec's literal sample bodies (and the variants of spec/NOTES.md)
+and records each request, so the tests assert exactly what the SDK sent. Only the public
+API is used.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
-import json
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
 from tel4vn_async import (
     APIError,
@@ -45,147 +44,42 @@ from tel4vn_async import (
     Voice,
 )
 
+from ..scripted_server import CC_TOKEN, Handler, Rec, Reply, Responder, ScriptedServer, no_route
+
 T = TypeVar("T")
 
 # --------------------------------------------------------------------------- test server
 
 
-@dataclass
-class Reply:
-    """A non-default answer: a status and a JSON body."""
+def spec_tokens(token: str) -> Handler:
+    """The token endpoints answering ``token`` in each family's reference shape."""
 
-    status: int
-    body: Any
+    async def answer(request: web.Request) -> web.StreamResponse:
+        if request.path == CC_TOKEN:
+            data: dict[str, Any] = {"token": token, "expired_in": 3600}
+            return web.json_response({"code": 200, "content": "successfully", "data": data})
+        data = {"access_token": token, "expire_at": int(time.time()) + 3600}
+        return web.json_response({"data": {**data, "token_type": "Bearer"}})
 
-
-@dataclass
-class Rec:
-    """One request the server received (token requests are counted apart)."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    body: Any
-    files: dict[str, tuple[str | None, bytes]] = field(default_factory=dict)
-    form: dict[str, str] = field(default_factory=dict)
-    auth: str | None = None
-
-
-Responder = Callable[[Rec], Any]
-
-
-class Server:
-    """A spec-sample server on 127.0.0.1 (port 0) that records every request."""
-
-    def __init__(self) -> None:
-        self.routes: dict[tuple[str, str], Any] = {}
-        self.requests: list[Rec] = []
-        self.token_requests: list[str] = []
-        self.token = "t"
-        self.url = ""
-        self._runner: web.AppRunner | None = None
-
-    def on(self, method: str, path: str, reply: Any) -> None:
-        """Answer ``method path`` with a JSON body, a ``Reply`` or a ``Rec -> body`` callable."""
-        self.routes[(method, path)] = reply
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        if request.method == "POST" and request.path == "/v2/auth/token":
-            self.token_requests.append(request.path)
-            return web.json_response(
-                {
-                    "code": 200,
-                    "content": "successfully",
-                    "data": {"token": self.token, "expired_in": 3600},
-                }
-            )
-        if request.method == "POST" and request.path == "/v1/auth/token":
-            self.token_requests.append(request.path)
-            return web.json_response(
-                {
-                    "data": {
-                        "access_token": self.token,
-                        "expire_at": int(time.time()) + 3600,
-                        "token_type": "Bearer",
-                    }
-                }
-            )
-        body: Any = None
-        files: dict[str, tuple[str | None, bytes]] = {}
-        form: dict[str, str] = {}
-        if request.content_type.startswith("multipart/"):
-            reader = await request.multipart()
-            while True:
-                part = await reader.next()
-                if part is None:
-                    break
-                assert isinstance(part, BodyPartReader)
-                data = bytes(await part.read())
-                if part.filename is not None:
-                    files[part.name or ""] = (part.filename, data)
-                else:
-                    form[part.name or ""] = data.decode()
-        else:
-            raw = await request.read()
-            body = json.loads(raw) if raw.strip() else None
-        rec = Rec(
-            method=request.method,
-            path=request.path,
-            query=dict(request.query),
-            body=body,
-            files=files,
-            form=form,
-            auth=request.headers.get("Authorization"),
-        )
-        self.requests.append(rec)
-        reply = self.routes.get((request.method, request.path))
-        if reply is None:
-            return web.json_response(
-                {"error": f"test server has no route {request.method} {request.path}"},
-                status=418,
-            )
-        result = reply(rec) if callable(reply) else reply
-        if isinstance(result, Reply):
-            return web.json_response(result.body, status=result.status)
-        return web.json_response(result)
-
-    @property
-    def nothing_sent(self) -> bool:
-        return not self.requests and not self.token_requests
+    return answer
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[Server]:
-    srv = Server()
-    await srv.start()
-    try:
+async def server() -> AsyncIterator[ScriptedServer]:
+    """A spec-sample server: every request the test did not script is answered 418."""
+    async with ScriptedServer(fallback=no_route) as srv:
+        srv.token_handler = spec_tokens("t")
         yield srv
-    finally:
-        await srv.close()
 
 
 @pytest.fixture
-async def cc(server: Server) -> AsyncIterator[CallCenterClient]:
+async def cc(server: ScriptedServer) -> AsyncIterator[CallCenterClient]:
     async with CallCenterClient(server.url, api_key="key", max_retries=0) as client:
         yield client
 
 
 @pytest.fixture
-async def pbx(server: Server) -> AsyncIterator[AutocallClient]:
+async def pbx(server: ScriptedServer) -> AsyncIterator[AutocallClient]:
     async with AutocallClient(server.url, api_key="key", max_retries=0) as client:
         yield client
 
@@ -384,7 +278,9 @@ def naive(
 # =========================================================================== section 5: events
 
 
-async def test_events_list_returns_spec_fields(server: Server, cc: CallCenterClient) -> None:
+async def test_events_list_returns_spec_fields(
+    server: ScriptedServer, cc: CallCenterClient
+) -> None:
     server.on("GET", "/v1/event", {"data": [EVENT, {**EVENT, "event_name": "cdr", "x": 1}]})
     events = await cc.events.list()
     assert isinstance(events, list)
@@ -404,7 +300,7 @@ async def test_events_list_returns_spec_fields(server: Server, cc: CallCenterCli
 
 @pytest.mark.parametrize("event", [EventType.RINGING, "ringing", "RINGING"])
 async def test_events_create_sends_spec_body(
-    server: Server, cc: CallCenterClient, event: EventType | str
+    server: ScriptedServer, cc: CallCenterClient, event: EventType | str
 ) -> None:
     server.on("POST", "/v1/event", {"created": True})
     created = await cc.events.create("https://webhook.demo/", event, callback_apikey="foo")
@@ -417,7 +313,7 @@ async def test_events_create_sends_spec_body(
     }
 
 
-async def test_events_create_without_apikey(server: Server, cc: CallCenterClient) -> None:
+async def test_events_create_without_apikey(server: ScriptedServer, cc: CallCenterClient) -> None:
     server.on("POST", "/v1/event", {"created": True})
     await cc.events.create(callback_url="https://webhook.demo/", event="cdr")
     [rec] = server.requests
@@ -426,13 +322,15 @@ async def test_events_create_without_apikey(server: Server, cc: CallCenterClient
     assert rec.body.get("callback_apikey") in (None, "")
 
 
-async def test_events_create_unknown_event_not_sent(server: Server, cc: CallCenterClient) -> None:
+async def test_events_create_unknown_event_not_sent(
+    server: ScriptedServer, cc: CallCenterClient
+) -> None:
     with pytest.raises(ValidationError):
         await cc.events.create("https://webhook.demo/", "create")
     assert server.nothing_sent
 
 
-async def test_events_delete(server: Server, cc: CallCenterClient) -> None:
+async def test_events_delete(server: ScriptedServer, cc: CallCenterClient) -> None:
     server.on("DELETE", "/v1/event/eeeeeeee-1111-2222-3333-eeeeeeee", {"deleted": True})
     await cc.events.delete("eeeeeeee-1111-2222-3333-eeeeeeee")
     assert [(r.method, r.path) for r in server.requests] == [
@@ -516,7 +414,7 @@ def _check_flex_2(cdr: Cdr) -> None:
 
 
 async def test_cdrs_list_await_gives_first_page_default(
-    server: Server, cc: CallCenterClient
+    server: ScriptedServer, cc: CallCenterClient
 ) -> None:
     server.on("GET", "/v2/cdr", CDR_LIST_DEFAULT)
     page = await cc.cdrs.list(page_size=10)
@@ -534,7 +432,7 @@ async def test_cdrs_list_await_gives_first_page_default(
     assert "page" not in rec.query  # scroll mode, not pagination mode
 
 
-async def test_cdrs_list_flex_mapping(server: Server, cc: CallCenterClient) -> None:
+async def test_cdrs_list_flex_mapping(server: ScriptedServer, cc: CallCenterClient) -> None:
     server.on("GET", "/v2/cdr", CDR_LIST_FLEX)
     page = await cc.cdrs.list()
     assert page.total == 35
@@ -542,7 +440,7 @@ async def test_cdrs_list_flex_mapping(server: Server, cc: CallCenterClient) -> N
     _check_flex_2(page.items[1])
 
 
-async def test_cdrs_get_default_and_flex(server: Server, cc: CallCenterClient) -> None:
+async def test_cdrs_get_default_and_flex(server: ScriptedServer, cc: CallCenterClient) -> None:
     server.on("GET", "/v2/cdr/01b7d166-b564-42ec-80a1-4ad343225934", CDR_DEFAULT_2)
     server.on("GET", "/v2/cdr/80bea701-49de-123a-89ab-fa163e3b9b38", CDR_FLEX_1)
     cdr = await cc.cdrs.get("01b7d166-b564-42ec-80a1-4ad343225934")
@@ -555,21 +453,21 @@ async def test_cdrs_get_default_and_flex(server: Server, cc: CallCenterClient) -
     ]
 
 
-async def test_cdrs_get_wrapped_in_data(server: Server, cc: CallCenterClient) -> None:
+async def test_cdrs_get_wrapped_in_data(server: ScriptedServer, cc: CallCenterClient) -> None:
     server.on("GET", "/v2/cdr/x1", {"code": 200, "content": "successfully", "data": CDR_FLEX_1})
     cdr = await cc.cdrs.get("x1")
     assert cdr.id == "0c1d6ff3-c9b0-4fd1-8f5c-7be53f5f6973"
     assert cdr.mapping == "flex"
 
 
-async def test_cdrs_get_not_found(server: Server, cc: CallCenterClient) -> None:
+async def test_cdrs_get_not_found(server: ScriptedServer, cc: CallCenterClient) -> None:
     server.on("GET", "/v2/cdr/nope", Reply(404, {"code": 404, "content": "Not Found"}))
     with pytest.raises(NotFoundError):
         await cc.cdrs.get("nope")
 
 
 async def test_cdr_quirks_strings_unknowns_and_time_formats(
-    server: Server, cc: CallCenterClient
+    server: ScriptedServer, cc: CallCenterClient
 ) -> None:
     record = {
         **CDR_DEFAULT_1,
@@ -619,7 +517,7 @@ async def test_cdr_quirks_strings_unknowns_and_time_formats(
     ],
 )
 async def test_cdr_time_formats(
-    server: Server, cc: CallCenterClient, value: str, expected: datetime | None
+    server: ScriptedServer, cc: CallCenterClient, value: str, expected: datetime | None
 ) -> None:
     server.on("GET", "/v2/cdr/t", {**CDR_FLEX_1, "dialAt": value})
     cdr = await cc.cdrs.get("t")
@@ -631,7 +529,9 @@ async def test_cdr_time_formats(
 
 
 @pytest.mark.parametrize("key", ["time_ringing", "time_ringging"])
-async def test_cdr_ringing_field_name_drift(server: Server, cc: CallCenterClient, key: str) -> None:
+async def test_cdr_ringing_field_name_drift(
+    server: ScriptedServer, cc: CallCenterClient, key: str
+) -> None:
     server.on("GET", "/v2/cdr/r", {**CDR_DEFAULT_1, key: "2021-02-17 17:30:37"})
     cdr = await cc.cdrs.get("r")
     assert cdr.ringing_at == naive(2021, 2, 17, 17, 30, 37)
@@ -702,7 +602,7 @@ def _offset_server(
 
 
 async def test_cdrs_offset_cursor_iterates_all_and_stops_at_total(
-    server: Server, cc: CallCenterClient
+    server: ScriptedServer, cc: CallCenterClient
 ) -> None:
     records = [_cdr(i) for i in range(5)]
     server.on("GET", "/v2/cdr", _offset_server(records))
@@ -716,7 +616,7 @@ async def test_cdrs_offset_cursor_iterates_all_and_stops_at_total(
 
 @pytest.mark.parametrize("echo", ["none", "minus_one", "page"])
 async def test_cdrs_offset_cursor_response_variants(
-    server: Server, cc: CallCenterClient, echo: str
+    server: ScriptedServer, cc: CallCenterClient, echo: str
 ) -> None:
     records = [_cdr(i) for i in range(5)]
     server.on("GET", "/v2/cdr", _offset_server(records, echo=echo))
@@ -727,7 +627,7 @@ async def test_cdrs_offset_cursor_response_variants(
 
 
 async def test_cdrs_offset_cursor_stops_on_empty_batch_without_total(
-    server: Server, cc: CallCenterClient
+    server: ScriptedServer, cc: CallCenterClient
 ) -> None:
     records = [_cdr(i) for i in range(4)]
     server.on("GET", "/v2/cdr", _offset_server(records, total=False))
@@ -739,7 +639,7 @@ async def test_cdrs_offset_cursor_stops_on_empty_batch_without_total(
 
 
 async def test_cdrs_offset_cursor_takes_max_of_response_offset(
-    server: Server, cc: CallCenterClient
+    server: ScriptedServer, cc: CallCenterClient
 ) -> None:
     def reply(rec: Rec) -> Any:
         offset = int(rec.query.get("offset", "0"))
@@ -759,7 +659,7 @@ async def test_cdrs_offset_cursor_takes_max_of_response_offset(
     assert offsets == [0, 10, 12]
 
 
-async def test_cdrs_scroll_id_is_sent_back(server: Server, cc: CallCenterClient) -> None:
+async def test_cdrs_scroll_id_is_sent_back(server: ScriptedServer, cc: CallCenterClient) -> None:
     def reply(rec: Rec) -> Any:
         sid = rec.query.get("scroll_id")
         if sid is None:
@@ -782,7 +682,7 @@ async def test_cdrs_scroll_id_is_sent_back(server: Server, cc: CallCenterClient)
 
 
 async def test_cdrs_scroll_id_repeated_forever_does_not_loop(
-    server: Server, cc: CallCenterClient
+    server: ScriptedServer, cc: CallCenterClient
 ) -> None:
     def reply(rec: Rec) -> Any:
         if len(server.requests) > 30:  # safety net so a failing SDK does not hang
@@ -795,7 +695,7 @@ async def test_cdrs_scroll_id_repeated_forever_does_not_loop(
 
 
 async def test_cdrs_repeated_offset_forever_does_not_loop(
-    server: Server, cc: CallCenterClient
+    server: ScriptedServer, cc: CallCenterClient
 ) -> None:
     """A server that ignores the offset and answers the same batch at the same offset."""
 
@@ -812,7 +712,7 @@ async def test_cdrs_repeated_offset_forever_does_not_loop(
 
 
 async def test_cdrs_scroll_id_with_total_yields_each_record_once(
-    server: Server, cc: CallCenterClient
+    server: ScriptedServer, cc: CallCenterClient
 ) -> None:
     def reply(rec: Rec) -> Any:
         sid = rec.query.get("scroll_id")
@@ -828,7 +728,7 @@ async def test_cdrs_scroll_id_with_total_yields_each_record_once(
     assert len(server.requests) <= 3
 
 
-async def test_listing_meta_sent_as_strings(server: Server, cc: CallCenterClient) -> None:
+async def test_listing_meta_sent_as_strings(server: ScriptedServer, cc: CallCenterClient) -> None:
     server.on(
         "GET",
         "/v2/cdr",
@@ -838,7 +738,9 @@ async def test_listing_meta_sent_as_strings(server: Server, cc: CallCenterClient
     assert (page.total, page.limit, page.offset) == (35, 10, 10)
 
 
-async def test_unknown_enum_values_are_not_fatal(server: Server, cc: CallCenterClient) -> None:
+async def test_unknown_enum_values_are_not_fatal(
+    server: ScriptedServer, cc: CallCenterClient
+) -> None:
     server.on("GET", "/v2/customer", {"data": [{**CUSTOMER_1, "status": "archived"}], "total": 1})
     server.on("GET", "/v1/event", {"data": [{**EVENT, "event_name": "missed"}]})
     server.on("GET", "/v2/call", {"data": [{**LIVE_CALL, "direction": "sideways"}], "total": 1})
@@ -857,7 +759,9 @@ async def test_unknown_enum_values_are_not_fatal(server: Server, cc: CallCenterC
     assert cdr.id == "0c1d6ff3-c9b0-4fd1-8f5c-7be53f5f6973"
 
 
-async def test_cdrs_pages_iterates_page_objects(server: Server, cc: CallCenterClient) -> None:
+async def test_cdrs_pages_iterates_page_objects(
+    server: ScriptedServer, cc: CallCenterClient
+) -> None:
     records = [_cdr(i) for i in range(5)]
     server.on("GET", "/v2/cdr", _offset_server(records))
     pages = [p async for p in cc.cdrs.list(page_size=2).pages()]
@@ -869,7 +773,9 @@ async def test_cdrs_pages_iterates_page_objects(server: Server, cc: CallCenterCl
     assert non_empty[1].offset == 2
 
 
-async def test_cdrs_break_leaves_nothing_running(server: Server, cc: CallCenterClient) -> None:
+async def test_cdrs_break_leaves_nothing_running(
+    server: ScriptedServer, cc: CallCenterClient
+) -> None:
     records = [_cdr(i) for i in range(10)]
     server.on("GET", "/v2/cdr", _offset_server(records))
     async for _cdr_item in cc.cdrs.list(page_size=2):
@@ -881,7 +787,9 @@ async def test_cdrs_break_leaves_nothing_running(server: Server, cc: CallCenterC
     assert [t for t in others if not t.done()] == []
 
 
-async def test_cdrs_list_filters_are_sent_formatted(server: Server, cc: CallCenterClient) -> None:
+async def test_cdrs_list_filters_are_sent_formatted(
+    server: ScriptedServer, cc: CallCenterClient
+) -> None:
     server.on("GET", "/v2/cdr", {"data": []})
     await cc.cdrs.list(
         start_date=date(2021, 2, 18),
@@ -927,7 +835,7 @@ async def test_cdrs_list_filters_are_sent_formatted(server: Server, cc: CallCent
     ],
 )
 async def test_cdrs_bad_filters_raise_before_sending(
-    server: Server, cc: CallCenterClient, filters: dict[str, Any]
+    server: ScriptedServer, cc: CallCenterClient, filters: dict[str, Any]
 ) -> None:
     server.on("GET", "/v2/cdr", {"data": []})
     with pytest.raises(ValidationError):
@@ -935,7 +843,7 @@ async def test_cdrs_bad_filters_raise_before_sending(
     assert server.nothing_sent
 
 
-async def test_cdrs_page_uses_pagination_mode(server: Server, cc: CallCenterClient) -> None:
+async def test_cdrs_page_uses_pagination_mode(server: ScriptedServer, cc: CallCenterClient) -> None:
     server.on(
         "GET",
         "/v2/cdr",
@@ -956,7 +864,7 @@ async def test_cdrs_page_uses_pagination_mode(server: Server, cc: CallCenterClie
     assert "scroll_id" not in rec.query
 
 
-async def test_cdrs_page_reference_shape(server: Server, cc: CallCenterClient) -> None:
+async def test_cdrs_page_reference_shape(server: ScriptedServer, cc: CallCenterClient) -> None:
     server.on("GET", "/v2/cdr", CDR_LIST_FLEX)
     page = await cc.cdrs.page(page=2, limit=10)
     assert page.total == 35
@@ -969,7 +877,7 @@ async def test_cdrs_page_reference_shape(server: Server, cc: CallCenterClient) -
 # =========================================================================== click-to-call
 
 
-async def test_click2call_call_sync(server: Server, cc: CallCenterClient) -> None:
+async def test_click2call_call_sync(server: ScriptedServer, cc: CallCenterClient) -> None:
     server.on("GET", "/v1/click2call", C2C_OK)
     result = await cc.click2call.call("101", "0899098899")
     assert result.call_id == CALL_ID
@@ -978,7 +886,7 @@ async def test_click2call_call_sync(server: Server, cc: CallCenterClient) -> Non
     assert rec.query == {"ext": "101", "phone": "0899098899"}
 
 
-async def test_click2call_call_options(server: Server, cc: CallCenterClient) -> None:
+async def test_click2call_call_options(server: ScriptedServer, cc: CallCenterClient) -> None:
     server.on("GET", "/v1/click2call", C2C_OK)
     await cc.click2call.call(
         "101",
@@ -999,7 +907,7 @@ async def test_click2call_call_options(server: Server, cc: CallCenterClient) -> 
     assert rec.query["customer_id"] == "KH1"
 
 
-async def test_click2call_start_async(server: Server, cc: CallCenterClient) -> None:
+async def test_click2call_start_async(server: ScriptedServer, cc: CallCenterClient) -> None:
     server.on("GET", "/v1/click2call/async", C2C_OK)
     result = await cc.click2call.start("101", "0899098899")
     assert result.call_id == CALL_ID
@@ -1008,7 +916,7 @@ async def test_click2call_start_async(server: Server, cc: CallCenterClient) -> N
     assert rec.query == {"ext": "101", "phone": "0899098899"}
 
 
-async def test_click2call_dial_v2(server: Server, cc: CallCenterClient) -> None:
+async def test_click2call_dial_v2(server: ScriptedServer, cc: CallCenterClient) -> None:
     server.on("POST", "/v2/click2call", C2C_V2_OK)
     result = await cc.click2call.dial("KH1", "0899098899", "101")
     assert result.call_id == "50038035-0717-40f1-b7af-eb92021b012e"
@@ -1027,7 +935,7 @@ async def test_click2call_dial_v2(server: Server, cc: CallCenterClient) -> None:
     ],
 )
 async def test_click2call_user_not_registered(
-    server: Server,
+    server: ScriptedServer,
     cc: CallCenterClient,
     status: int,
     method: str,
@@ -1049,7 +957,7 @@ async def test_click2call_user_not_registered(
     assert len(server.requests) == 1  # a call-placing request is never resent
 
 
-async def test_click2call_user_busy(server: Server, cc: CallCenterClient) -> None:
+async def test_click2call_user_busy(server: ScriptedServer, cc: CallCenterClient) -> None:
     server.on("GET", "/v1/click2call/async", {"status": "fail", "error": "USER_BUSY"})
     with pytest.raises(UserBusyError):
         await cc.click2call.start("101", "0899098899")
@@ -1058,7 +966,7 @@ async def test_click2call_user_busy(server: Server, cc: CallCenterClient) -> Non
 
 @pytest.mark.parametrize("phone", ["12", "abc", "+1234567890123456", "0899-098-899", ""])
 async def test_click2call_bad_phone_not_sent(
-    server: Server, cc: CallCenterClient, phone: str
+    server: ScriptedServer, cc: CallCenterClient, phone: str
 ) -> None:
     with pytest.raises(ValidationError):
         await cc.click2call.start("101", phone)
@@ -1071,7 +979,7 @@ async def test_click2call_bad_phone_not_sent(
 
 @pytest.mark.parametrize("phone", ["101", "0123456789", "+84899098899", "123456789012345"])
 async def test_click2call_accepts_3_to_15_digits(
-    server: Server, cc: CallCenterClient, phone: str
+    server: ScriptedServer, cc: CallCenterClient, phone: str
 ) -> None:
     server.on("GET", "/v1/click2call/async", C2C_OK)
     await cc.click2call.start("101", phone)
@@ -1081,7 +989,7 @@ async def test_click2call_accepts_3_to_15_digits(
 # =========================================================================== calls
 
 
-async def test_calls_list(server: Server, cc: CallCenterClient) -> None:
+async def test_calls_list(server: ScriptedServer, cc: CallCenterClient) -> None:
     server.on("GET", "/v2/call", {"data": [LIVE_CALL], "total": 1})
     calls = await cc.calls.list()
     assert isinstance(calls, list)
@@ -1097,7 +1005,7 @@ async def test_calls_list(server: Server, cc: CallCenterClient) -> None:
 
 
 @pytest.mark.parametrize("action", ["transfer", "listen", "whisper", "barge"])
-async def test_call_control(server: Server, cc: CallCenterClient, action: str) -> None:
+async def test_call_control(server: ScriptedServer, cc: CallCenterClient, action: str) -> None:
     path = f"/v2/call/{CALL_ID}/{action}"
     server.on("POST", path, {"status": "success", "call_id": CALL_ID, "ext": "101"})
     result = await getattr(cc.calls, action)(CALL_ID, "101")
@@ -1110,7 +1018,7 @@ async def test_call_control(server: Server, cc: CallCenterClient, action: str) -
 
 @pytest.mark.parametrize("action", ["transfer", "listen", "whisper", "barge"])
 async def test_call_control_user_not_registered(
-    server: Server, cc: CallCenterClient, action: str
+    server: ScriptedServer, cc: CallCenterClient, action: str
 ) -> None:
     server.on("POST", f"/v2/call/{CALL_ID}/{action}", C2C_FAIL)
     with pytest.raises(UserNotRegisteredError):
@@ -1129,7 +1037,9 @@ AUTODIALER_BODY: dict[str, Any] = {
 }
 
 
-async def test_autodialer_create_queue_spec_body(server: Server, cc: CallCenterClient) -> None:
+async def test_autodialer_create_queue_spec_body(
+    server: ScriptedServer, cc: CallCenterClient
+) -> None:
     server.on("POST", "/v2/autodialer/queue", MSG_OK)
     await cc.autodialer.create_queue(
         campaign_id="aaaaaaaa-bbbb-cccc-dddd-eeeeeeee",
@@ -1145,7 +1055,7 @@ async def test_autodialer_create_queue_spec_body(server: Server, cc: CallCenterC
 
 
 async def test_autodialer_create_queue_models_and_ints(
-    server: Server, cc: CallCenterClient
+    server: ScriptedServer, cc: CallCenterClient
 ) -> None:
     server.on("POST", "/v2/autodialer/queue", MSG_OK)
     await cc.autodialer.create_queue(
@@ -1163,8 +1073,9 @@ async def test_autodialer_create_queue_models_and_ints(
     assert rec.body["queue_code"] == "Autodialer"
 
 
-async def test_autodialer_campaign_invalid(server: Server, cc: CallCenterClient) -> None:
-    server.token = LONG_TOKEN  # a one-letter token would be scrubbed out of the message
+async def test_autodialer_campaign_invalid(server: ScriptedServer, cc: CallCenterClient) -> None:
+    # a one-letter token would be scrubbed out of the message
+    server.token_handler = spec_tokens(LONG_TOKEN)
     server.on("POST", "/v2/autodialer/queue", {"message": "campaign is invalid"})
     with pytest.raises(BadRequestError) as info:
         await cc.autodialer.create_queue(
@@ -1179,7 +1090,9 @@ async def test_autodialer_campaign_invalid(server: Server, cc: CallCenterClient)
 
 
 @pytest.mark.parametrize("action", ["start", "stop", "delete"])
-async def test_autodialer_queue_actions(server: Server, cc: CallCenterClient, action: str) -> None:
+async def test_autodialer_queue_actions(
+    server: ScriptedServer, cc: CallCenterClient, action: str
+) -> None:
     server.on("POST", f"/v2/autodialer/queue/{action}", MSG_OK)
     await getattr(cc.autodialer, action)("Autodialer")
     [rec] = server.requests
@@ -1189,14 +1102,14 @@ async def test_autodialer_queue_actions(server: Server, cc: CallCenterClient, ac
 
 @pytest.mark.parametrize("action", ["start", "stop", "delete"])
 async def test_autodialer_queue_not_found(
-    server: Server, cc: CallCenterClient, action: str
+    server: ScriptedServer, cc: CallCenterClient, action: str
 ) -> None:
     server.on("POST", f"/v2/autodialer/queue/{action}", {"message": "queue not found"})
     with pytest.raises(NotFoundError):
         await getattr(cc.autodialer, action)("Nope")
 
 
-async def test_autodialer_bad_mobile_not_sent(server: Server, cc: CallCenterClient) -> None:
+async def test_autodialer_bad_mobile_not_sent(server: ScriptedServer, cc: CallCenterClient) -> None:
     with pytest.raises(ValidationError):
         await cc.autodialer.create_queue(
             campaign_id="c",
@@ -1236,7 +1149,9 @@ AUTOCALL_QUEUE_OK: dict[str, Any] = {
 }
 
 
-async def test_autocall_queue_create_spec_body(server: Server, cc: CallCenterClient) -> None:
+async def test_autocall_queue_create_spec_body(
+    server: ScriptedServer, cc: CallCenterClient
+) -> None:
     server.on("POST", "/v2/autocall/queue", AUTOCALL_QUEUE_OK)
     result = await cc.autocall_queues.create(
         queue_code="Autocall-Q1",
@@ -1253,7 +1168,9 @@ async def test_autocall_queue_create_spec_body(server: Server, cc: CallCenterCli
     assert rec.body == AUTOCALL_QUEUE_BODY
 
 
-async def test_autocall_queue_create_with_models(server: Server, cc: CallCenterClient) -> None:
+async def test_autocall_queue_create_with_models(
+    server: ScriptedServer, cc: CallCenterClient
+) -> None:
     server.on("POST", "/v2/autocall/queue", AUTOCALL_QUEUE_OK)
     fields = {k: v for k, v in AUTOCALL_QUEUE_CUSTOMER.items() if k not in ("id", "mobiles")}
     await cc.autocall_queues.create(
@@ -1269,7 +1186,7 @@ async def test_autocall_queue_create_with_models(server: Server, cc: CallCenterC
         assert rec.body.get(optional) is None
 
 
-async def test_autocall_queue_import_fail(server: Server, cc: CallCenterClient) -> None:
+async def test_autocall_queue_import_fail(server: ScriptedServer, cc: CallCenterClient) -> None:
     server.on(
         "POST",
         "/v2/autocall/queue",
@@ -1284,7 +1201,7 @@ async def test_autocall_queue_import_fail(server: Server, cc: CallCenterClient) 
     assert len(server.requests) == 1
 
 
-async def test_autocall_queue_block(server: Server, cc: CallCenterClient) -> None:
+async def test_autocall_queue_block(server: ScriptedServer, cc: CallCenterClient) -> None:
     server.on("POST", "/v2/autocall/queue/dnc", OK_CODE)
     await cc.autocall_queues.block("Autocall-Q1", ["KH_01", "KH_02", "KH_03"])
     [rec] = server.requests
@@ -1295,14 +1212,16 @@ async def test_autocall_queue_block(server: Server, cc: CallCenterClient) -> Non
     }
 
 
-async def test_autocall_queue_block_not_found(server: Server, cc: CallCenterClient) -> None:
+async def test_autocall_queue_block_not_found(server: ScriptedServer, cc: CallCenterClient) -> None:
     server.on("POST", "/v2/autocall/queue/dnc", QUEUE_NOT_FOUND)
     with pytest.raises(NotFoundError):
         await cc.autocall_queues.block("Nope", ["KH_01"])
 
 
 @pytest.mark.parametrize("action", ["start", "stop", "delete"])
-async def test_autocall_queue_actions(server: Server, cc: CallCenterClient, action: str) -> None:
+async def test_autocall_queue_actions(
+    server: ScriptedServer, cc: CallCenterClient, action: str
+) -> None:
     server.on("POST", f"/v2/autocall/queue/{action}", OK_CODE)
     await getattr(cc.autocall_queues, action)("Autocall-Q1")
     [rec] = server.requests
@@ -1313,9 +1232,10 @@ async def test_autocall_queue_actions(server: Server, cc: CallCenterClient, acti
 @pytest.mark.parametrize("action", ["start", "stop", "delete"])
 @pytest.mark.parametrize("status", [200, 404])
 async def test_autocall_queue_not_found(
-    server: Server, cc: CallCenterClient, action: str, status: int
+    server: ScriptedServer, cc: CallCenterClient, action: str, status: int
 ) -> None:
-    server.token = LONG_TOKEN  # a one-letter token would be scrubbed out of the message
+    # a one-letter token would be scrubbed out of the message
+    server.token_handler = spec_tokens(LONG_TOKEN)
     server.on("POST", f"/v2/autocall/queue/{action}", Reply(status, QUEUE_NOT_FOUND))
     with pytest.raises(NotFoundError) as info:
         await getattr(cc.autocall_queues, action)("Nope")
@@ -1325,7 +1245,7 @@ async def test_autocall_queue_not_found(
 # =========================================================================== users
 
 
-async def test_users_status(server: Server, cc: CallCenterClient) -> None:
+async def test_users_status(server: ScriptedServer, cc: CallCenterClient) -> None:
     server.on("GET", "/v2/user/test.user01/status", USER_STATUS)
     status = await cc.users.status("test.user01")
     assert isinstance(status, UserStatus)
@@ -1341,7 +1261,7 @@ async def test_users_status(server: Server, cc: CallCenterClient) -> None:
     ("value", "expected"), [("true", True), ("t", True), ("f", False), (True, True)]
 )
 async def test_users_status_bool_quirks(
-    server: Server, cc: CallCenterClient, value: object, expected: bool
+    server: ScriptedServer, cc: CallCenterClient, value: object, expected: bool
 ) -> None:
     body = {**USER_STATUS, "data": {**USER_STATUS["data"], "ext_loggedin": value}}
     server.on("GET", "/v2/user/aaaaaaaa-1111-2222-3333-eeeeeeee/status", body)
@@ -1349,7 +1269,7 @@ async def test_users_status_bool_quirks(
     assert status.ext_loggedin is expected
 
 
-async def test_users_status_user_id_drift(server: Server, cc: CallCenterClient) -> None:
+async def test_users_status_user_id_drift(server: ScriptedServer, cc: CallCenterClient) -> None:
     data = {k: v for k, v in USER_STATUS["data"].items() if k != "user_uuid"}
     data["user_id"] = "aaaaaaaa-1111-2222-3333-eeeeeeee"
     server.on("GET", "/v2/user/u1/status", {"code": 200, "content": "successfully", "data": data})
@@ -1357,7 +1277,7 @@ async def test_users_status_user_id_drift(server: Server, cc: CallCenterClient) 
     assert status.user_uuid == "aaaaaaaa-1111-2222-3333-eeeeeeee"
 
 
-async def test_users_status_not_existed(server: Server, cc: CallCenterClient) -> None:
+async def test_users_status_not_existed(server: ScriptedServer, cc: CallCenterClient) -> None:
     server.on(
         "GET",
         "/v2/user/ghost/status",
@@ -1385,7 +1305,7 @@ def _check_customer_1(c: Customer) -> None:
     assert c.updated_at is None  # Go's zero time
 
 
-async def test_customers_list_first_page(server: Server, cc: CallCenterClient) -> None:
+async def test_customers_list_first_page(server: ScriptedServer, cc: CallCenterClient) -> None:
     server.on("GET", "/v2/customer", CUSTOMER_LIST)
     page = await cc.customers.list(campaign_id="aaaaaaaa-1111-2222-3333-eeeeeeee", page_size=10)
     assert isinstance(page, Page)
@@ -1403,7 +1323,9 @@ async def test_customers_list_first_page(server: Server, cc: CallCenterClient) -
     assert "page" not in rec.query
 
 
-async def test_customers_list_pages_by_limit_offset(server: Server, cc: CallCenterClient) -> None:
+async def test_customers_list_pages_by_limit_offset(
+    server: ScriptedServer, cc: CallCenterClient
+) -> None:
     records = [{**CUSTOMER_1, "customer_id": f"c{i}"} for i in range(5)]
 
     def reply(rec: Rec) -> Any:
@@ -1427,7 +1349,7 @@ async def test_customers_list_pages_by_limit_offset(server: Server, cc: CallCent
 
 @pytest.mark.parametrize("echo", ["none", "minus_one", "page"])
 async def test_customers_list_response_variants(
-    server: Server, cc: CallCenterClient, echo: str
+    server: ScriptedServer, cc: CallCenterClient, echo: str
 ) -> None:
     records = [{**CUSTOMER_2, "customer_id": f"c{i}"} for i in range(5)]
     server.on("GET", "/v2/customer", _offset_server(records, echo=echo))
@@ -1436,7 +1358,7 @@ async def test_customers_list_response_variants(
     assert [int(r.query.get("offset", "0")) for r in server.requests] == [0, 2, 4]
 
 
-async def test_customers_get(server: Server, cc: CallCenterClient) -> None:
+async def test_customers_get(server: ScriptedServer, cc: CallCenterClient) -> None:
     server.on(
         "GET",
         "/v2/customer/dddddddd-1111-2222-3333-eeeeeeee",
@@ -1446,7 +1368,7 @@ async def test_customers_get(server: Server, cc: CallCenterClient) -> None:
     _check_customer_1(customer)
 
 
-async def test_customers_get_not_found(server: Server, cc: CallCenterClient) -> None:
+async def test_customers_get_not_found(server: ScriptedServer, cc: CallCenterClient) -> None:
     server.on(
         "GET", "/v2/customer/nope", {"code": 404, "content": "Not Found", "error": "Not Found"}
     )
@@ -1463,7 +1385,9 @@ CUSTOMER_CREATE_BODY: dict[str, Any] = {
 }
 
 
-async def test_customers_create_posts_to_v2_customer(server: Server, cc: CallCenterClient) -> None:
+async def test_customers_create_posts_to_v2_customer(
+    server: ScriptedServer, cc: CallCenterClient
+) -> None:
     server.on(
         "POST",
         "/v2/customer",
@@ -1478,7 +1402,7 @@ async def test_customers_create_posts_to_v2_customer(server: Server, cc: CallCen
 
 @pytest.mark.parametrize("phone", ["0123456789", "12345", "089988899", "+84899888998", "abc"])
 async def test_customers_create_phone_pattern(
-    server: Server, cc: CallCenterClient, phone: str
+    server: ScriptedServer, cc: CallCenterClient, phone: str
 ) -> None:
     with pytest.raises(ValidationError):
         await cc.customers.create(**{**CUSTOMER_CREATE_BODY, "phone_number": phone})
@@ -1487,20 +1411,21 @@ async def test_customers_create_phone_pattern(
 
 @pytest.mark.parametrize("phone", ["0399888998", "0599888998", "0799888998", "8499888998"])
 async def test_customers_create_phone_pattern_accepts(
-    server: Server, cc: CallCenterClient, phone: str
+    server: ScriptedServer, cc: CallCenterClient, phone: str
 ) -> None:
     server.on("POST", "/v2/customer", {"code": 201, "content": "successfully", "id": "x"})
     assert await cc.customers.create(**{**CUSTOMER_CREATE_BODY, "phone_number": phone}) == "x"
     assert server.requests[0].body["phone_number"] == phone
 
 
-async def test_customers_create_field_errors(server: Server, cc: CallCenterClient) -> None:
+async def test_customers_create_field_errors(server: ScriptedServer, cc: CallCenterClient) -> None:
     error_body = {
         "code": 400,
         "content": [{"phone_number": "Does not match pattern '^(84|0[3|5|7|8|9])+([0-9]{8})$'"}],
         "error": "Bad Request",
     }
-    server.token = LONG_TOKEN  # a one-letter token would be scrubbed out of the details
+    # a one-letter token would be scrubbed out of the details
+    server.token_handler = spec_tokens(LONG_TOKEN)
     for status in (400, 200):
         server.on("POST", "/v2/customer", Reply(status, error_body))
         with pytest.raises(BadRequestError) as info:
@@ -1526,7 +1451,7 @@ OTP_TEMPLATE_BODY: dict[str, Any] = {
 
 @pytest.mark.parametrize("voice", [Voice.SOUTH_F_03, "south-f-03"])
 async def test_templates_create_otp(
-    server: Server, pbx: AutocallClient, voice: Voice | str
+    server: ScriptedServer, pbx: AutocallClient, voice: Voice | str
 ) -> None:
     server.on("POST", "/v1/campaign/1/otp", {"created": "true"})
     template = await pbx.templates.create_otp(
@@ -1562,7 +1487,7 @@ def test_voice_values() -> None:
     ],
 )
 async def test_templates_create_otp_validation(
-    server: Server, pbx: AutocallClient, content: str, voice: str, speed: float
+    server: ScriptedServer, pbx: AutocallClient, content: str, voice: str, speed: float
 ) -> None:
     with pytest.raises(ValidationError):
         await pbx.templates.create_otp("1", "otp_demo", content, voice, speed)
@@ -1571,7 +1496,7 @@ async def test_templates_create_otp_validation(
 
 @pytest.mark.parametrize("speed", [0, 2, 0.0, 2.0, 1])
 async def test_templates_speed_bounds_accepted(
-    server: Server, pbx: AutocallClient, speed: float
+    server: ScriptedServer, pbx: AutocallClient, speed: float
 ) -> None:
     server.on("POST", "/v1/campaign/1/otp", {"created": "true"})
     await pbx.templates.create_otp("1", "otp_demo", "Mã {{code_otp}}", "north-m-01", speed)
@@ -1602,7 +1527,7 @@ TTS_TEMPLATE_BODY: dict[str, Any] = {
 }
 
 
-async def test_templates_create_tts_with_dicts(server: Server, pbx: AutocallClient) -> None:
+async def test_templates_create_tts_with_dicts(server: ScriptedServer, pbx: AutocallClient) -> None:
     server.on("POST", "/v1/campaign/1/template", {"created": "true"})
     body = TTS_TEMPLATE_BODY
     template = await pbx.templates.create_tts(
@@ -1622,7 +1547,9 @@ async def test_templates_create_tts_with_dicts(server: Server, pbx: AutocallClie
     assert rec.body == TTS_TEMPLATE_BODY
 
 
-async def test_templates_create_tts_with_models(server: Server, pbx: AutocallClient) -> None:
+async def test_templates_create_tts_with_models(
+    server: ScriptedServer, pbx: AutocallClient
+) -> None:
     server.on("POST", "/v1/campaign/1/template", {"created": "true"})
     body = TTS_TEMPLATE_BODY
     await pbx.templates.create_tts(
@@ -1641,7 +1568,7 @@ async def test_templates_create_tts_with_models(server: Server, pbx: AutocallCli
     assert server.requests[0].body == TTS_TEMPLATE_BODY
 
 
-async def test_templates_create_tts_audio_file(server: Server, pbx: AutocallClient) -> None:
+async def test_templates_create_tts_audio_file(server: ScriptedServer, pbx: AutocallClient) -> None:
     server.on("POST", "/v1/campaign/7/template", {"created": "true"})
     await pbx.templates.create_tts(
         7, "audio_tpl", voice_type="audio_file", audio_file="AUDIO_1.wav"
@@ -1654,7 +1581,7 @@ async def test_templates_create_tts_audio_file(server: Server, pbx: AutocallClie
     assert not body.get("enable_option")
 
 
-async def test_templates_create_tts_validation(server: Server, pbx: AutocallClient) -> None:
+async def test_templates_create_tts_validation(server: ScriptedServer, pbx: AutocallClient) -> None:
     with pytest.raises(ValidationError):
         await pbx.templates.create_tts("1", "x", content="hi", voice="nobody")
     with pytest.raises(ValidationError):
@@ -1676,7 +1603,7 @@ OTP_CALL_BODY: dict[str, Any] = {
 CALL_OK = {"call_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeee", "status": "success"}
 
 
-async def test_calls_otp_spec_body(server: Server, pbx: AutocallClient) -> None:
+async def test_calls_otp_spec_body(server: ScriptedServer, pbx: AutocallClient) -> None:
     server.on("POST", "/v1/autocall/otp", CALL_OK)
     result = await pbx.calls.otp(
         campaign_id="aaaaaaaa-bbbb-cccc-dddd-eeeeeeee",
@@ -1695,7 +1622,7 @@ async def test_calls_otp_spec_body(server: Server, pbx: AutocallClient) -> None:
     assert rec.body == OTP_CALL_BODY
 
 
-async def test_calls_otp_minimal_body(server: Server, pbx: AutocallClient) -> None:
+async def test_calls_otp_minimal_body(server: ScriptedServer, pbx: AutocallClient) -> None:
     server.on("POST", "/v1/autocall/otp", CALL_OK)
     await pbx.calls.otp(
         campaign_id="c1", caller="0123456789", callee="0987654321", template="otp", code="9"
@@ -1711,7 +1638,7 @@ async def test_calls_otp_minimal_body(server: Server, pbx: AutocallClient) -> No
 
 @pytest.mark.parametrize(("caller", "callee"), [("12", "0987654321"), ("0123456789", "09x")])
 async def test_calls_otp_bad_numbers_not_sent(
-    server: Server, pbx: AutocallClient, caller: str, callee: str
+    server: ScriptedServer, pbx: AutocallClient, caller: str, callee: str
 ) -> None:
     with pytest.raises(ValidationError):
         await pbx.calls.otp(
@@ -1735,7 +1662,7 @@ TTS_CALL_BODY: dict[str, Any] = {
 }
 
 
-async def test_calls_tts_callees_spec_body(server: Server, pbx: AutocallClient) -> None:
+async def test_calls_tts_callees_spec_body(server: ScriptedServer, pbx: AutocallClient) -> None:
     server.on("POST", "/v1/autocall/voice", CALL_OK)
     result = await pbx.calls.tts(
         caller="1234567890",
@@ -1756,7 +1683,9 @@ async def test_calls_tts_callees_spec_body(server: Server, pbx: AutocallClient) 
     assert rec.body == TTS_CALL_BODY
 
 
-async def test_calls_tts_single_callee_with_campaign(server: Server, pbx: AutocallClient) -> None:
+async def test_calls_tts_single_callee_with_campaign(
+    server: ScriptedServer, pbx: AutocallClient
+) -> None:
     server.on("POST", "/v1/autocall/voice", CALL_OK)
     await pbx.calls.tts(
         campaign_id="aaaaaaaa-bbbb-cccc-dddd-eeeeeeee",
@@ -1785,7 +1714,7 @@ async def test_calls_tts_single_callee_with_campaign(server: Server, pbx: Autoca
     assert body.get("queue") in (None, False)
 
 
-async def test_calls_tts_bad_callee_not_sent(server: Server, pbx: AutocallClient) -> None:
+async def test_calls_tts_bad_callee_not_sent(server: ScriptedServer, pbx: AutocallClient) -> None:
     with pytest.raises(ValidationError):
         await pbx.calls.tts(caller="0123456789", callee="1", template="t")
     with pytest.raises(ValidationError):
@@ -1793,7 +1722,7 @@ async def test_calls_tts_bad_callee_not_sent(server: Server, pbx: AutocallClient
     assert server.nothing_sent
 
 
-async def test_calls_otp_rejected(server: Server, pbx: AutocallClient) -> None:
+async def test_calls_otp_rejected(server: ScriptedServer, pbx: AutocallClient) -> None:
     server.on("POST", "/v1/autocall/otp", {"status": "fail", "error": "USER_BUSY"})
     with pytest.raises(UserBusyError):
         await pbx.calls.otp(
@@ -1805,7 +1734,9 @@ async def test_calls_otp_rejected(server: Server, pbx: AutocallClient) -> None:
 # =========================================================================== audio
 
 
-async def test_audio_upload_path(server: Server, pbx: AutocallClient, tmp_path: Path) -> None:
+async def test_audio_upload_path(
+    server: ScriptedServer, pbx: AutocallClient, tmp_path: Path
+) -> None:
     server.on("POST", "/v1/audio", {"created": "true"})
     audio = tmp_path / "AUDIO_1.wav"
     audio.write_bytes(b"RIFF" + bytes(range(256)) * 10)
@@ -1817,7 +1748,9 @@ async def test_audio_upload_path(server: Server, pbx: AutocallClient, tmp_path: 
     assert second.files == first.files
 
 
-async def test_audio_upload_bytes_and_file_object(server: Server, pbx: AutocallClient) -> None:
+async def test_audio_upload_bytes_and_file_object(
+    server: ScriptedServer, pbx: AutocallClient
+) -> None:
     server.on("POST", "/v1/audio", {"created": "true"})
     await pbx.audio.upload(b"abcdef", filename="a.wav")
     await pbx.audio.upload(io.BytesIO(b"ghijkl"), filename="b.wav")
@@ -1828,7 +1761,7 @@ async def test_audio_upload_bytes_and_file_object(server: Server, pbx: AutocallC
 
 
 async def test_audio_upload_open_file_uses_its_name(
-    server: Server, pbx: AutocallClient, tmp_path: Path
+    server: ScriptedServer, pbx: AutocallClient, tmp_path: Path
 ) -> None:
     server.on("POST", "/v1/audio", {"created": "true"})
     audio = tmp_path / "greeting.wav"
@@ -1863,7 +1796,7 @@ def _check_report(r: Report) -> None:
     assert r.user_id == "11111111-bbbb-cccc-dddd-22222222"
 
 
-async def test_reports_list_first_page(server: Server, pbx: AutocallClient) -> None:
+async def test_reports_list_first_page(server: ScriptedServer, pbx: AutocallClient) -> None:
     server.on("GET", "/v1/report", {"data": [REPORT]})
     page = await pbx.reports.list(caller="0123456789", callee="0987654321", page_size=10)
     assert isinstance(page, Page)
@@ -1879,7 +1812,7 @@ async def test_reports_list_first_page(server: Server, pbx: AutocallClient) -> N
 
 
 async def test_reports_stop_on_short_page_without_extra_request(
-    server: Server, pbx: AutocallClient
+    server: ScriptedServer, pbx: AutocallClient
 ) -> None:
     records = [{**REPORT, "call_id": f"r{i}"} for i in range(5)]
 
@@ -1894,7 +1827,7 @@ async def test_reports_stop_on_short_page_without_extra_request(
     assert [int(r.query.get("offset", "0")) for r in server.requests] == [0, 2, 4]
 
 
-async def test_reports_stop_on_empty_page(server: Server, pbx: AutocallClient) -> None:
+async def test_reports_stop_on_empty_page(server: ScriptedServer, pbx: AutocallClient) -> None:
     records = [{**REPORT, "call_id": f"r{i}"} for i in range(4)]
 
     def reply(rec: Rec) -> Any:
@@ -1908,7 +1841,7 @@ async def test_reports_stop_on_empty_page(server: Server, pbx: AutocallClient) -
     assert [int(r.query.get("offset", "0")) for r in server.requests] == [0, 2, 4]
 
 
-async def test_reports_get(server: Server, pbx: AutocallClient) -> None:
+async def test_reports_get(server: ScriptedServer, pbx: AutocallClient) -> None:
     server.on("GET", "/v1/report/aaaaaaaa-bbbb-cccc-dddd-eeeeeeee", {"data": REPORT})
     report = await pbx.reports.get("aaaaaaaa-bbbb-cccc-dddd-eeeeeeee")
     _check_report(report)
@@ -1917,7 +1850,7 @@ async def test_reports_get(server: Server, pbx: AutocallClient) -> None:
     ]
 
 
-async def test_report_quirks(server: Server, pbx: AutocallClient) -> None:
+async def test_report_quirks(server: ScriptedServer, pbx: AutocallClient) -> None:
     record = {
         **REPORT,
         "call_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeee ",
@@ -1941,24 +1874,7 @@ async def test_report_quirks(server: Server, pbx: AutocallClient) -> None:
     assert report.raw["extra"] == "kept"
 
 
-async def test_reports_bad_filter_not_sent(server: Server, pbx: AutocallClient) -> None:
+async def test_reports_bad_filter_not_sent(server: ScriptedServer, pbx: AutocallClient) -> None:
     with pytest.raises(ValidationError):
         pbx.reports.list(callee="not-a-number")
     assert server.nothing_sent
-
-
-# =========================================================================== FakeTel4vn smoke
-
-
-async def test_fake_server_serves_every_listing() -> None:
-    from tel4vn_async.testing import FakeTel4vn
-
-    async with FakeTel4vn() as fake:
-        async with CallCenterClient(fake.url, api_key=fake.api_key) as client:
-            page = await client.cdrs.list(page_size=5)
-            assert isinstance(page, Page)
-            first = await client.customers.list(page_size=5)
-            assert isinstance(first, Page)
-        async with AutocallClient(fake.url, api_key=fake.api_key) as autocall:
-            reports = await autocall.reports.list(page_size=5)
-            assert isinstance(reports, Page)

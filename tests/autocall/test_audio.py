@@ -11,6 +11,7 @@ import io
 import os
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -170,3 +171,28 @@ async def test_a_path_is_streamed_not_read_into_memory(
     assert fake.uploads[0]["size"] == 32 * len(AUDIO)
     # Client and fake share this process; both only ever hold a few chunks.
     assert peak < 8 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("file", "filename", "field"),
+    [
+        ("a\x00b.wav", None, "file"),
+        ("\ud800.wav", None, "file"),
+        ("x" * 100_000, None, "file"),
+        (None, None, "file"),
+        (True, None, "file"),
+        (b"data", "a\r\nContent-Type: text/html", "filename"),
+        (b"data", "a\x00.wav", "filename"),
+        (b"data", "x" * 256, "filename"),
+        (b"data", object(), "filename"),
+        (b"data", "  ", "filename"),
+    ],
+)
+async def test_hostile_paths_and_names_are_refused_before_sending(
+    fake: FakeTel4vn, pbx: AutocallClient, file: Any, filename: Any, field: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        await pbx.audio.upload(file, filename)
+    assert info.value.field == field
+    assert len(str(info.value)) < 1_000
+    assert len(fake.requests) == 0

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from tel4vn_async import ValidationError
-from tel4vn_async.autocall._calls import format_param
+from tel4vn_async.autocall.calls import format_param
 from tel4vn_async.models.autocall import (
     Amount,
     OtpTemplate,

@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from tel4vn_async import CallCenterClient, NotFoundError, ServerError, ValidationError
+from tel4vn_async import (
+    CallCenterClient,
+    IncompleteListingError,
+    NotFoundError,
+    ServerError,
+    ValidationError,
+)
 from tel4vn_async.models.callcenter import CallDirection, Cdr
 from tel4vn_async.pagination import AsyncPager, Page
 from tel4vn_async.testing import FakeTel4vn
@@ -215,18 +221,28 @@ async def test_a_repeated_scroll_id_and_batch_ends_the_scroll(
     fake.inject("/v2/cdr", status=200, body=stuck, times=5)
     items = await cc.cdrs.list(page_size=1).collect()
     assert fake.count("/v2/cdr") == 2
-    assert len(items) == 2
+    assert len(items) == 1  # the repeated batch is never handed out again
 
 
 async def test_a_server_echoing_a_stale_offset_cannot_loop(
     fake: FakeTel4vn, cc: CallCenterClient
 ) -> None:
-    # offset 0 forever: the cursor still advances by the batch, up to total.
+    # The same two records at offset 0 forever, under a total of 6: the second answer
+    # repeats the first, so the listing stops there, yields nothing twice, and says it
+    # fell short of the total rather than truncating silently.
     body = {"data": [cdr_record(0), cdr_record(1)], "limit": 2, "offset": 0, "total": 6}
     fake.inject("/v2/cdr", status=200, body=body, times=10)
-    items = await cc.cdrs.list(page_size=2).collect()
-    assert len(items) == 6
-    assert [r.query.get("offset") for r in fake.received("/v2/cdr")] == [None, "2", "4"]
+    items: list[Cdr] = []
+
+    async def scroll() -> None:
+        async for cdr in cc.cdrs.list(page_size=2):
+            items.append(cdr)
+
+    with pytest.raises(IncompleteListingError, match="2 of the 6") as info:
+        await scroll()
+    assert len(items) == 2
+    assert (info.value.method, info.value.path) == ("GET", "/v2/cdr")
+    assert [r.query.get("offset") for r in fake.received("/v2/cdr")] == [None, "2"]
 
 
 async def test_a_lasting_failure_mid_scroll_raises(fake: FakeTel4vn, cc: CallCenterClient) -> None:

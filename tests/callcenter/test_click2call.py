@@ -190,3 +190,49 @@ async def test_a_synchronous_click_to_call_waits_as_long_as_it_is_told(
 
     assert fake.count("/v1/click2call") == 2
     assert fake.dials[PHONE] == 1
+
+
+@pytest.mark.parametrize("timeout", [-1, 0, 0.0, float("nan"), float("inf"), "5", True, 10**400])
+async def test_a_bad_timeout_is_refused_before_the_call_is_placed(
+    fake: FakeTel4vn, cc: CallCenterClient, timeout: Any
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        await cc.click2call.call("101", PHONE, timeout=timeout)
+    assert info.value.field == "timeout"
+    assert fake.dials[PHONE] == 0
+    assert fake.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("src_cid_name", object()),
+        ("dest_cid_name", object()),
+        ("src_cid_name", "Sales\r\nX-Injected: 1"),
+        ("dest_cid_name", "x" * 1001),
+        ("auto_answer", "yes"),
+        ("auto_answer", 1),
+        ("customer_id", "KH\x001"),
+        ("hotline", 10**400),
+    ],
+)
+async def test_options_are_checked_not_stringified(
+    fake: FakeTel4vn, cc: CallCenterClient, option: str, value: object
+) -> None:
+    options: dict[str, Any] = {option: value}
+    for place in (cc.click2call.call, cc.click2call.start):
+        with pytest.raises(ValidationError) as info:
+            await place("101", PHONE, **options)
+        assert info.value.field == option
+    assert fake.count() == 0
+
+
+async def test_an_int_extension_is_sent_as_its_digits(
+    fake: FakeTel4vn, cc: CallCenterClient
+) -> None:
+    await cc.click2call.start(101, PHONE, auto_answer=False)  # type: ignore[arg-type]
+    assert fake.received("/v1/click2call/async")[0].query == {
+        "ext": "101",
+        "phone": PHONE,
+        "auto_answer": "false",
+    }

@@ -75,3 +75,29 @@ async def test_an_echoed_callback_apikey_never_shows_in_the_error(
     for text in (str(info.value), repr(info.value), info.value.message):
         assert secret not in text
     assert "***" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "key", [object(), 12345678, b"hook-secret-4711", "", "  ", "hook-secret\r\n4711", "k" * 1001]
+)
+async def test_a_bad_callback_apikey_is_refused_and_never_echoed(
+    fake: FakeTel4vn, cc: CallCenterClient, key: object
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        await cc.events.create("https://hooks.example/t4", "hangup", key)  # type: ignore[arg-type]
+    assert info.value.field == "callback_apikey"
+    assert "hook-secret" not in str(info.value)
+    assert "12345678" not in str(info.value)
+    assert fake.count() == 0
+
+
+@pytest.mark.parametrize(
+    "url", ["https://hooks.example/\r\nX: 1", "http://[::1", "https://a b.vn", "http://x:99999", 5]
+)
+async def test_a_callback_url_is_one_clean_http_url(
+    fake: FakeTel4vn, cc: CallCenterClient, url: object
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        await cc.events.create(url, "hangup")  # type: ignore[arg-type]
+    assert info.value.field == "callback_url"
+    assert fake.count() == 0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 import pytest
@@ -206,4 +209,90 @@ async def test_autocall_validation(
         with pytest.raises(ValidationError) as info:
             await cc.autocall_queues.block("Q", ids)
         assert info.value.field == bad
+    assert fake.count() == 0
+
+
+class _Tier(Enum):
+    GOLD = "gold"
+
+
+async def test_free_form_fields_are_sent_as_json(fake: FakeTel4vn, cc: CallCenterClient) -> None:
+    customer = QueueCustomer(
+        "KH1",
+        ["0982596021"],
+        {
+            "due_date": date(2021, 7, 13),
+            "called_at": datetime(2021, 7, 13, 9, 30),
+            "total_ovd_amount": Decimal("10410000"),
+            "rate": Decimal("1.5"),
+            "exact": Decimal("0.10000000000000000001"),
+            "tier": _Tier.GOLD,
+            "note": None,
+        },
+    )
+    as_dict = {"id": "KH2", "mobiles": ["0899123456"], "dpd": Decimal("5"), "d": date(2021, 1, 2)}
+    await cc.autocall_queues.create(queue_code="Q", template="IVR-1", customers=[customer, as_dict])
+    assert fake.received("/v2/autocall/queue")[0].json["customers"] == [
+        {
+            "due_date": "2021-07-13",
+            "called_at": "2021-07-13T09:30:00",
+            "total_ovd_amount": 10410000,
+            "rate": 1.5,
+            "exact": "0.10000000000000000001",
+            "tier": "gold",
+            "note": None,
+            "id": "KH1",
+            "mobiles": ["0982596021"],
+        },
+        {"id": "KH2", "mobiles": ["0899123456"], "dpd": 5, "d": "2021-01-02"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("customers", "field"),
+    [
+        (None, "customers"),
+        ([QueueCustomer("K", ["0899123456"], {"due": object()})], "customers[0].due"),
+        ([CUSTOMERS[0], {"id": "K", "mobiles": ["0899123456"], "x": {1, 2}}], "customers[1].x"),
+        ([{"id": "K", "mobiles": ["0899123456"], "amount": float("nan")}], "customers[0].amount"),
+        ([{"id": "K", "mobiles": ["0899123456"], "d": Decimal("NaN")}], "customers[0].d"),
+        ([{"id": "K", "mobiles": ["0899123456"], "n": 10**400}], "customers[0].n"),
+        ([{"id": "K", "mobiles": ["0899123456"], "s": "a\x00b"}], "customers[0].s"),
+        ([{"id": "K", "mobiles": ["0899123456"], 7: "x"}], "customers[0].fields"),
+        ([QueueCustomer("K", None)], "customers[0].mobiles"),  # type: ignore[arg-type]
+        ([QueueCustomer(None, ["0899123456"])], "customers[0].id"),  # type: ignore[arg-type]
+    ],
+)
+async def test_customers_that_are_not_json_are_refused(
+    fake: FakeTel4vn, cc: CallCenterClient, customers: Any, field: str
+) -> None:
+    for create in (
+        lambda: cc.autocall_queues.create(queue_code="Q", template="IVR-1", customers=customers),
+        lambda: cc.autodialer.create_queue(**{**BASE, "customers": customers}),
+    ):
+        with pytest.raises(ValidationError) as info:
+            await create()
+        assert info.value.field == field
+    assert fake.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"precall_ratio": True}, "precall_ratio"),
+        ({"precall_ratio": 1.5}, "precall_ratio"),
+        ({"precall_ratio": "\u0661\u0665\u0660"}, "precall_ratio"),
+        ({"max_recall_count": 10**400}, "max_recall_count"),
+        ({"queue_agents": "5001\r\n5002"}, "queue_agents"),
+        ({"queue_agents": ["5001", None]}, "queue_agents[1]"),
+        ({"queue_code": "Q\x00"}, "queue_code"),
+        ({"campaign_id": object()}, "campaign_id"),
+    ],
+)
+async def test_autodialer_refuses_hostile_values(
+    fake: FakeTel4vn, cc: CallCenterClient, change: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        await cc.autodialer.create_queue(**{**BASE, **change})
+    assert info.value.field == field
     assert fake.count() == 0

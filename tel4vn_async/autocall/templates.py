@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from typing import Any
 
 import attrs
 
-from .._sansio import Request
-from .._validate import check_enum, check_range, require
+from .._resource import APIResource
+from .._validate import (
+    MAX_CONTENT,
+    MAX_ID,
+    check_enum,
+    check_flag,
+    check_id,
+    check_int,
+    check_list,
+    check_number,
+    check_text,
+    path_segment,
+)
 from ..errors import ValidationError
 from ..models.autocall import OtpTemplate, PressOption, Sound, TtsTemplate, Voice, VoiceType
 
-if TYPE_CHECKING:
-    from .._client import BaseClient
-
-__all__ = ["Templates", "campaign_text"]
+__all__ = ["Templates"]
 
 CODE_OTP = "{{code_otp}}"
 
@@ -24,65 +31,59 @@ PressOptionLike = PressOption | Mapping[str, Any]
 SoundLike = Sound | Mapping[str, Any]
 
 
-def campaign_text(campaign_id: object) -> str:
-    """A campaign id (an int or a string) as the text sent, or ValidationError."""
-    if isinstance(campaign_id, bool) or not isinstance(campaign_id, int | str):
-        raise ValidationError(
-            f"campaign_id must be an int or a string, got {campaign_id!r}", field="campaign_id"
-        )
-    text = str(campaign_id).strip()
-    require(text, "campaign_id")
-    return text
-
-
-def _campaign_path(campaign_id: int | str, kind: str) -> tuple[str, str]:
+def _campaign_path(campaign_id: object, kind: str) -> tuple[str, str]:
     """The campaign id as text and the path ``/v1/campaign/{id}/{kind}``."""
-    text = campaign_text(campaign_id)
-    return text, f"/v1/campaign/{quote(text, safe='')}/{kind}"
+    text = check_id(campaign_id, "campaign_id")
+    return text, f"/v1/campaign/{path_segment(text, 'campaign_id')}/{kind}"
 
 
-def _name(name: str) -> str:
-    if not isinstance(name, str):
-        raise ValidationError(f"name must be a string, got {name!r}", field="name")
-    require(name, "name")
-    return name.strip()
+def _content(value: object, field: str) -> str:
+    """Text read aloud: up to 5,000 characters, line breaks allowed, sent as given."""
+    return check_text(value, field, max_length=MAX_CONTENT, multiline=True, strip=False)
 
 
-def _speed(speed: float, field: str = "speed") -> float:
-    return float(check_range(speed, 0, 2, field))
-
-
-def _text(value: object, field: str) -> str:
-    if not isinstance(value, str):
-        raise ValidationError(f"{field} must be a string, got {value!r}", field=field)
-    require(value, field)
-    return value
+def _speed(value: object, field: str = "speed") -> float:
+    return check_number(value, field, low=0, high=2)
 
 
 def _check_source(
-    voice_type: VoiceType, content: str | None, audio_file: str | None, field: str
-) -> None:
-    """tts needs ``content`` and no ``audio_file``; audio_file the other way round."""
-    wanted, unwanted = ("content", "audio_file")
+    voice_type: VoiceType, content: object, audio_file: object, field: str
+) -> tuple[str | None, str | None]:
+    """tts needs ``content`` and no ``audio_file``; audio_file the other way round.
+
+    Returns:
+        ``(content, audio_file)`` as sent, one of them None.
+    """
+
+    def name(key: str) -> str:
+        return f"{field}.{key}" if field else key
+
+    checked: tuple[str | None, str | None]
     if voice_type is VoiceType.AUDIO_FILE:
-        wanted, unwanted = unwanted, wanted
-    values = {"content": content, "audio_file": audio_file}
-    _text(values[wanted], f"{field}.{wanted}" if field else wanted)
-    if values[unwanted] is not None:
-        name = f"{field}.{unwanted}" if field else unwanted
-        raise ValidationError(f"{name} does not go with voice_type {voice_type.value}", field=name)
-
-
-def _fields(value: Mapping[str, Any], allowed: set[str], field: str) -> dict[str, Any]:
-    unknown = set(value) - allowed
-    if unknown:
+        checked = (None, check_text(audio_file, name("audio_file"), max_length=MAX_ID))
+        unwanted, other = content, name("content")
+    else:
+        checked = (_content(content, name("content")), None)
+        unwanted, other = audio_file, name("audio_file")
+    if unwanted is not None:
         raise ValidationError(
-            f"{field} has unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}", field=field
+            f"{other} does not go with voice_type {voice_type.value}", field=other
+        )
+    return checked
+
+
+def _fields(value: Mapping[Any, Any], allowed: set[str], field: str) -> dict[str, Any]:
+    unknown = [k for k in value if k not in allowed]
+    if unknown:
+        # Sorted by repr: the keys may be of mixed types, which sorted() cannot compare.
+        names = sorted(repr(k)[:40] for k in unknown)
+        raise ValidationError(
+            f"{field} has unknown keys {names}; allowed: {sorted(allowed)}", field=field
         )
     return dict(value)
 
 
-def press_option(value: PressOptionLike, field: str) -> PressOption:
+def press_option(value: object, field: str) -> PressOption:
     """A ``PressOption`` from a model or a dict in the spec's shape, checked."""
     if isinstance(value, Mapping):
         raw = _fields(value, {"press_num", "type", "content", "audio_file"}, field)
@@ -92,40 +93,34 @@ def press_option(value: PressOptionLike, field: str) -> PressOption:
         value = PressOption(raw["press_num"], type_, raw.get("content"), raw.get("audio_file"))
     elif not isinstance(value, PressOption):
         raise ValidationError(
-            f"{field} must be a PressOption or a dict, got {value!r}", field=field
+            f"{field} must be a PressOption or a dict, got a {type(value).__name__}", field=field
         )
-    num = value.press_num
-    if isinstance(num, bool) or not isinstance(num, int) or not 0 <= num <= 9:
-        raise ValidationError(
-            f"{field}.press_num must be a key from 0 to 9, got {num!r}", field=f"{field}.press_num"
-        )
+    num = check_int(value.press_num, f"{field}.press_num", low=0, high=9)
     type_ = check_enum(value.type, VoiceType, f"{field}.type")
-    _check_source(type_, value.content, value.audio_file, field)
-    return PressOption(num, type_, value.content, value.audio_file)
+    content, audio_file = _check_source(type_, value.content, value.audio_file, field)
+    return PressOption(num, type_, content, audio_file)
 
 
-def sound(value: SoundLike, field: str) -> Sound:
+def sound(value: object, field: str) -> Sound:
     """A ``Sound`` from a model or a dict in the spec's shape, checked."""
     if isinstance(value, Mapping):
         raw = _fields(value, {"enable", "voice_type", "content", "audio_file"}, field)
         voice_type = check_enum(raw.get("voice_type", "tts"), VoiceType, f"{field}.voice_type")
-        enable = raw.get("enable", True)
-        if not isinstance(enable, bool):
-            raise ValidationError(
-                f"{field}.enable must be true or false, got {enable!r}", field=f"{field}.enable"
-            )
-        value = Sound(voice_type, raw.get("content"), raw.get("audio_file"), enable)
+        value = Sound(
+            voice_type, raw.get("content"), raw.get("audio_file"), raw.get("enable", True)
+        )
     elif not isinstance(value, Sound):
-        raise ValidationError(f"{field} must be a Sound or a dict, got {value!r}", field=field)
+        raise ValidationError(
+            f"{field} must be a Sound or a dict, got a {type(value).__name__}", field=field
+        )
     voice_type = check_enum(value.voice_type, VoiceType, f"{field}.voice_type")
-    _check_source(voice_type, value.content, value.audio_file, field)
-    return Sound(voice_type, value.content, value.audio_file, value.enable)
+    content, audio_file = _check_source(voice_type, value.content, value.audio_file, field)
+    enable = check_flag(value.enable, f"{field}.enable")
+    return Sound(voice_type, content, audio_file, enable)
 
 
-def _press_options(values: Iterable[PressOptionLike]) -> tuple[PressOption, ...]:
-    if isinstance(values, str | bytes | Mapping):
-        raise ValidationError("press_options must be a list of options", field="press_options")
-    options = tuple(press_option(v, f"press_options[{i}]") for i, v in enumerate(values))
+def _press_options(values: object) -> tuple[PressOption, ...]:
+    options = check_list(values, "press_options", press_option, max_items=10, allow_empty=True)
     seen: set[int] = set()
     for i, option in enumerate(options):
         if option.press_num in seen:
@@ -134,14 +129,11 @@ def _press_options(values: Iterable[PressOptionLike]) -> tuple[PressOption, ...]
                 field=f"press_options[{i}].press_num",
             )
         seen.add(option.press_num)
-    return options
+    return tuple(options)
 
 
-class Templates:
+class Templates(APIResource):
     """OTP and text-to-speech templates of a campaign."""
-
-    def __init__(self, client: BaseClient) -> None:
-        self._client = client
 
     async def create_otp(
         self,
@@ -156,9 +148,10 @@ class Templates:
         API: POST /v1/campaign/{campaignId}/otp
 
         Args:
-            campaign_id: the campaign id the PBX issued.
-            name: the template's name, unique; calls refer to it.
-            content: the text read, containing ``{{code_otp}}``.
+            campaign_id: the campaign id the PBX issued (an int or up to 255 characters).
+            name: the template's name, unique; calls refer to it (one line, up to 1,000
+                characters).
+            content: the text read, containing ``{{code_otp}}`` (up to 5,000 characters).
             voice: a ``Voice`` or its value, e.g. ``"south-f-03"``.
             speed: reading speed from 0 to 2 (1 is normal).
 
@@ -169,15 +162,22 @@ class Templates:
             ValidationError: a bad argument, before anything is sent.
         """
         campaign, path = _campaign_path(campaign_id, "otp")
-        name = _name(name)
-        content = _text(content, "content")
-        if CODE_OTP not in content:
+        checked_name = check_text(name, "name")
+        text = _content(content, "content")
+        if CODE_OTP not in text:
             raise ValidationError(f"content must contain {CODE_OTP}", field="content")
-        voice = check_enum(voice, Voice, "voice")
-        speed = _speed(speed)
-        body = {"name": name, "voice_tts": voice.value, "speed_tts": speed, "content": content}
-        answer = await self._client._send(Request("POST", path, json=body))
-        return OtpTemplate(campaign, name, content, voice, speed, raw=_raw(answer))
+        checked_voice = check_enum(voice, Voice, "voice")
+        checked_speed = _speed(speed)
+        body = {
+            "name": checked_name,
+            "voice_tts": checked_voice.value,
+            "speed_tts": checked_speed,
+            "content": text,
+        }
+        answer = await self._post(path, json=body)
+        return OtpTemplate(
+            campaign, checked_name, text, checked_voice, checked_speed, raw=_raw(answer)
+        )
 
     async def create_tts(
         self,
@@ -198,16 +198,17 @@ class Templates:
         API: POST /v1/campaign/{campaignId}/template
 
         Args:
-            campaign_id: the campaign id the PBX issued.
-            name: the template's name, unique; calls refer to it.
+            campaign_id: as for ``create_otp``; so is ``name``.
             content: the text read (voice_type tts), with ``{{key}}`` placeholders that
-                each call fills from its ``params``.
+                each call fills from its ``params`` (up to 5,000 characters).
             voice_type: ``"tts"`` (read ``content``) or ``"audio_file"`` (play ``audio_file``).
             voice: a ``Voice`` or its value (tts only); None leaves the server's default.
             speed: reading speed from 0 to 2 (tts only); None leaves the server's default.
-            audio_file: an uploaded file's name (voice_type audio_file).
+            audio_file: an uploaded file's name (voice_type audio_file; up to 255
+                characters).
             press_options: ``PressOption`` models or dicts
-                (``{"press_num": 1, "type": "tts", "content": "..."}``), one per key.
+                (``{"press_num": 1, "type": "tts", "content": "..."}``), one per key
+                0 to 9.
             exit_sound: a ``Sound`` or dict played when the template ends.
             invalid_sound: a ``Sound`` or dict played on a key with no option.
 
@@ -218,9 +219,9 @@ class Templates:
             ValidationError: a bad argument, before anything is sent.
         """
         campaign, path = _campaign_path(campaign_id, "template")
-        name = _name(name)
+        checked_name = check_text(name, "name")
         kind = check_enum(voice_type, VoiceType, "voice_type")
-        _check_source(kind, content, audio_file, "")
+        text, audio = _check_source(kind, content, audio_file, "")
         if kind is VoiceType.AUDIO_FILE and (voice is not None or speed is not None):
             field = "voice" if voice is not None else "speed"
             raise ValidationError(f"{field} is for voice_type tts only", field=field)
@@ -231,17 +232,17 @@ class Templates:
         invalid = None if invalid_sound is None else sound(invalid_sound, "invalid_sound")
         template = TtsTemplate(
             campaign,
-            name,
+            checked_name,
             kind,
-            content,
+            text,
             checked_voice,
             checked_speed,
-            audio_file,
+            audio,
             options,
             exit_,
             invalid,
         )
-        answer = await self._client._send(Request("POST", path, json=_tts_body(template)))
+        answer = await self._post(path, json=_tts_body(template))
         return attrs.evolve(template, raw=_raw(answer))
 
 

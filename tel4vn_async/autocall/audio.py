@@ -14,19 +14,17 @@ import mimetypes
 import os
 from collections.abc import Mapping
 from stat import S_ISREG
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import aiohttp
 from aiohttp.abc import AbstractStreamWriter
-from aiohttp.payload import Payload
 
+from .._compat import AutoclosePayload
 from .._convert import structure
-from .._sansio import Request
+from .._resource import APIResource
+from .._validate import MAX_ID, check_text, optional
 from ..errors import ValidationError
 from ..models.autocall import AudioUpload
-
-if TYPE_CHECKING:
-    from .._client import BaseClient
 
 __all__ = ["Audio"]
 
@@ -34,14 +32,13 @@ CHUNK = 256 * 1024
 FileLike = str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]
 
 
-class _Source(Payload):
+class _Source(AutoclosePayload):
     """One file's bytes, re-read from the start each time aiohttp writes the body.
 
     A path is opened (and closed) per write, bytes are sliced, and a file object is
-    rewound to where it stood at upload time (so only seekable ones are accepted).
+    rewound to where it stood at upload time (so only seekable ones are accepted): nothing
+    is held open between writes, and a caller's file stays theirs.
     """
-
-    _autoclose = True  # nothing held open between writes; a caller's file stays theirs
 
     def __init__(self, source: str | bytes | IO[bytes], size: int, start: int, **kw: Any) -> None:
         super().__init__(source, **kw)
@@ -92,8 +89,17 @@ class _Source(Payload):
         return None  # a caller's file object is theirs to close
 
 
+def _filename(value: object, field: str) -> str:
+    """A file name for the multipart header: one line, no quote, up to 255 characters."""
+    name = check_text(value, field, max_length=MAX_ID)
+    if '"' in name:  # it goes between quotes in the Content-Disposition header
+        raise ValidationError(f"{field} must not contain a double quote", field=field)
+    return name
+
+
 def _open_source(file: FileLike, filename: str | None) -> tuple[_Source, str]:
     """The payload and the file name to send, or ValidationError (nothing sent)."""
+    filename = optional(_filename, filename, "filename")
     if isinstance(file, bytearray | memoryview):
         file = bytes(file)
     if isinstance(file, bytes):
@@ -103,18 +109,27 @@ def _open_source(file: FileLike, filename: str | None) -> tuple[_Source, str]:
         if name is None:
             raise ValidationError("filename is required when uploading bytes", field="filename")
     elif isinstance(file, str | os.PathLike):
-        path = os.fspath(file)
+        try:
+            path = os.fspath(file)
+        except TypeError:  # a __fspath__ that returns neither str nor bytes
+            path = None
         if not isinstance(path, str):
             raise ValidationError("file must be a str path", field="file")
         try:
             stat = os.stat(path)
             if not S_ISREG(stat.st_mode):  # checked first: opening a FIFO would block
-                raise ValidationError(f"{path!r} is not a regular file", field="file")
+                raise ValidationError(f"{path[:200]!r} is not a regular file", field="file")
             with open(path, "rb"):  # readable? (opened again, per attempt, to send)
                 pass
+        except ValidationError:
+            raise
         except OSError as exc:
             raise ValidationError(
-                f"cannot read {path!r}: {exc.strerror or exc}", field="file"
+                f"cannot read {path[:200]!r}: {exc.strerror or exc}", field="file"
+            ) from None
+        except ValueError:  # a NUL byte, a lone surrogate: no such file can exist
+            raise ValidationError(
+                "file must be a path without NUL bytes or lone surrogates", field="file"
             ) from None
         source, size, start = path, stat.st_size, 0
         name = filename or os.path.basename(path)
@@ -129,8 +144,7 @@ def _open_source(file: FileLike, filename: str | None) -> tuple[_Source, str]:
             raise ValidationError(
                 "filename is required for a file object without a name", field="filename"
             )
-    if not isinstance(name, str) or not name.strip() or any(c in name for c in '\r\n"'):
-        raise ValidationError(f"filename must be a plain file name, got {name!r}", field="filename")
+    name = _filename(name, "filename")
     if size <= 0:
         raise ValidationError("the file is empty", field="file")
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
@@ -158,11 +172,8 @@ def _position(stream: IO[bytes]) -> tuple[int, int]:
     return start, max(0, end - start)
 
 
-class Audio:
+class Audio(APIResource):
     """Audio files that templates play (``voice_type="audio_file"``)."""
-
-    def __init__(self, client: BaseClient) -> None:
-        self._client = client
 
     async def upload(self, file: FileLike, filename: str | None = None) -> AudioUpload:
         """Upload an audio file as the multipart field ``file``, streamed.
@@ -172,22 +183,23 @@ class Audio:
         Args:
             file: a path (streamed from disk), bytes, or a seekable binary file object
                 (read from where it stands; it is left open).
-            filename: the name to upload under; defaults to the path's or file
-                object's base name (required for bytes).
+            filename: the name to upload under (one line without ``"``, up to 255
+                characters); defaults to the path's or file object's base name
+                (required for bytes).
 
         Returns:
             The uploaded file's name (a template's ``audio_file``) and size.
 
         Raises:
             ValidationError: an unreadable path, an empty file, a text-mode or
-                non-seekable file object, before anything is sent.
+                non-seekable file object, a bad file name, before anything is sent.
         """
         # stat, open and seek are file system calls: kept off the event loop.
         part, name = await asyncio.to_thread(_open_source, file, filename)
         part.set_content_disposition("form-data", name="file", filename=name)
         form = aiohttp.MultipartWriter("form-data")
         form.append_payload(part)
-        answer = await self._client._send(Request("POST", "/v1/audio", data=form))
+        answer = await self._post("/v1/audio", data=form)
         raw = dict(answer) if isinstance(answer, Mapping) else {}
         created = structure(raw["created"], bool) if raw.get("created") is not None else True
         return AudioUpload(name, part.size, created, raw=raw)
