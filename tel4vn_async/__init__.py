@@ -56,6 +56,7 @@ from .models import (
     VoiceType,
 )
 from .pagination import AsyncPager, Page
+from .webhooks import CallEvent, CallState
 
 __all__ = [
     "APIError",
@@ -71,8 +72,10 @@ __all__ = [
     "CallCenterClient",
     "CallControlResult",
     "CallDirection",
+    "CallEvent",
     "CallRejectedError",
     "CallResult",
+    "CallState",
     "CallStatus",
     "Cdr",
     "CdrMapping",

@@ -304,6 +304,16 @@ CALLCENTER = [
         {"callback_url": "url!", "event": "enum!", "callback_apikey": "secret"},
     ),
     Method("events.delete", {"event_id": "e1"}, {"event_id": "path!"}),
+    Method(
+        "events.subscribe",
+        {"callback_url": "https://hooks.example/t4", "events": ["hangup"], "callback_apikey": "k"},
+        {"callback_url": "url!", "events": "events!", "callback_apikey": "secret"},
+    ),
+    Method(
+        "events.unsubscribe",
+        {"callback_url": "https://hooks.example/t4", "events": ["hangup"]},
+        {"callback_url": "url!", "events": "events"},
+    ),
     Method("cdrs.list", {}, {**CDR_FILTERS, "page_size": "int1!"}),
     Method(
         "cdrs.page", {"page": 1, "limit": 10}, {**CDR_FILTERS, "page": "int1!", "limit": "int1!"}

@@ -10,6 +10,7 @@ import attrs
 from .._resource import APIResource
 from .._validate import check_enum, check_secret, check_url, path_segment
 from ..models.callcenter import Event, EventType
+from ._hooks import ALL_EVENTS, EventsArg, subscribe, unsubscribe
 
 __all__ = ["Events"]
 
@@ -80,3 +81,47 @@ class Events(APIResource):
         path = f"/v1/event/{path_segment(event_id, 'event_id')}"
         done = await self._delete(path, cast_to=_Done)
         return done.deleted is not False
+
+    async def subscribe(
+        self,
+        callback_url: str,
+        events: EventsArg = ALL_EVENTS,
+        callback_apikey: str | None = None,
+    ) -> builtins.list[Event]:
+        """Register ``callback_url`` for ``events``, creating only the hooks not there yet.
+
+        API: GET /v1/event, then POST /v1/event for each hook missing
+
+        Idempotent: a bot that subscribes on every start makes no duplicates. A hook
+        listed with another ``callback_apikey`` than the one given is replaced (the new
+        one created first, then the old one deleted), so rotating the key is one call.
+
+        Args:
+            callback_url: where the PBX posts the events (http or https).
+            events: the events to hook (``EventType`` or their values); all four by default.
+            callback_apikey: the key the PBX sends along (your receiver's ``api_key``).
+
+        Returns:
+            The hooks of ``callback_url`` for ``events``, as listed afterwards (the ones
+            that were there and the ones created).
+
+        Raises:
+            ValidationError: a URL that is not http(s), no or an unknown event, a blank
+                key; checked before anything is sent.
+        """
+        return await subscribe(self, callback_url, events, callback_apikey)
+
+    async def unsubscribe(self, callback_url: str, events: EventsArg | None = None) -> int:
+        """Delete the hooks of ``callback_url`` (all of them, or only those for ``events``).
+
+        API: GET /v1/event, then DELETE /v1/event/{id} for each
+
+        Idempotent: a hook already gone is no error.
+
+        Returns:
+            How many hooks were deleted (0 when there were none).
+
+        Raises:
+            ValidationError: a URL that is not http(s), or an unknown event; nothing sent.
+        """
+        return await unsubscribe(self, callback_url, events)

@@ -8,5 +8,6 @@
 
 from ._base import FAKE, json_response
 from ._fake import FakeTel4vn, Fault, LoggedRequest
+from ._webhooks import WebhookDelivery
 
-__all__ = ["FAKE", "FakeTel4vn", "Fault", "LoggedRequest", "json_response"]
+__all__ = ["FAKE", "FakeTel4vn", "Fault", "LoggedRequest", "WebhookDelivery", "json_response"]

@@ -28,6 +28,7 @@ from ._autocall import AutocallFake
 from ._base import FAKE, TokenStyle, json_response
 from ._callcenter import CallCenterFake
 from ._routes import ROUTES
+from ._webhooks import WebhookFake
 
 __all__ = ["FAKE", "FakeTel4vn", "Fault", "LoggedRequest", "TokenStyle", "json_response"]
 
@@ -98,7 +99,7 @@ class LoggedRequest:
         return value[7:] if value.lower().startswith("bearer ") else value
 
 
-class FakeTel4vn(CallCenterFake, AutocallFake):
+class FakeTel4vn(CallCenterFake, AutocallFake, WebhookFake):
     """An in-memory TEL4VN server (both API families) on 127.0.0.1 and a random port.
 
     ``async with FakeTel4vn() as fake:`` starts it; ``fake.url`` and ``fake.api_key`` are
@@ -158,7 +159,7 @@ class FakeTel4vn(CallCenterFake, AutocallFake):
     def make_app(self) -> web.Application:
         """The aiohttp application, for embedding the fake in another server."""
         app = web.Application(
-            middlewares=[self._log_mw, self._fault_mw, self._auth_mw]
+            middlewares=[self._log_mw, self._fault_mw, self._auth_mw, self._webhook_mw]
         )
         app[FAKE] = self
         app.add_routes(ROUTES)
@@ -181,6 +182,7 @@ class FakeTel4vn(CallCenterFake, AutocallFake):
 
     async def close(self) -> None:
         """Stop serving and close every connection."""
+        await self._close_webhooks()
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
