@@ -296,7 +296,7 @@ def _enum_table(cls: type[ApiEnum]) -> dict[str, Any]:
         folded: dict[str, Any] = {}
         for member in cls:
             for key in (member.value.lower(), member.name.lower()):
-                if True:  # reached only by the folded lookup
+                if key == key.strip().lower():  # reached only by the folded lookup
                     folded.setdefault(key, exact.get(key, member))
         table = dict(folded)
         for key in folded:

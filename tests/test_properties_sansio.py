@@ -47,7 +47,7 @@ def _decode(request: Request, status: int, headers: dict[str, str], body: bytes)
     try:
         return decode_response(request, status, headers, body)
     except Tel4vnError as error:
-        assert should_retry(request, error) in (True, False)
+        should_retry(request, error)  # the retry rule reads any error without failing
         return error
 
 

@@ -148,7 +148,7 @@ class _PrefetchItems(Generic[T]):
         while self._index >= len(self._batch):
             if self._query is None:
                 raise StopAsyncIteration
-            await self._next_page()
+            await self._next_page(self._query)
         item = self._batch[self._index]
         self._index += 1
         if self._index % _YIELD_EVERY == 0:
@@ -157,10 +157,8 @@ class _PrefetchItems(Generic[T]):
             await asyncio.sleep(0)
         return self._convert(item)
 
-    async def _next_page(self) -> None:
-        """Receive the page of ``_query`` into ``_batch`` and send the requests ahead."""
-        query = self._query
-        assert query is not None
+    async def _next_page(self, query: Query) -> None:
+        """Receive the page of ``query`` (``_query``) into ``_batch``; send the ones after."""
         try:
             page = await (self._ahead.popleft()[1] if self._ahead else self._fetch(query))
             self._query = None  # a repeated page ends the iteration, error or not

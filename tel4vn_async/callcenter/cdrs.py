@@ -74,6 +74,7 @@ class Cdrs(APIResource):
         phone: str | None = None,
         direction: CallDirection | str | None = None,
         page_size: int = 500,
+        prefetch: int = 1,
     ) -> AsyncPager[Cdr]:
         """Every CDR matching the filters, in the API's scroll mode.
 
@@ -93,10 +94,14 @@ class Cdrs(APIResource):
             phone: calls from or to this number (3 to 15 digits, an optional ``+``).
             direction: ``inbound``, ``outbound`` or ``local`` (a ``CallDirection``).
             page_size: records per request (``limit``), 1 to 10,000.
+            prefetch: pages requested ahead while you iterate, 1 or 2. With 2, an offset
+                listing with a known ``total`` keeps two requests in flight (never past
+                the total; a scroll id is only known from the answer, so it stays at 1).
 
         Raises:
             ValidationError: a filter is malformed; raised here, before anything is sent.
         """
+        ahead = check_int(prefetch, "prefetch", low=1, high=2)
         query: dict[str, Any] = cdr_filters(
             start_date=start_date,
             end_date=end_date,
@@ -106,7 +111,9 @@ class Cdrs(APIResource):
             direction=direction,
         )
         query["limit"] = check_int(page_size, "page_size", low=1, high=MAX_PAGE_SIZE)
-        return PrefetchPager(self._fetch, _to_cdr, query, follow_scroll, path="/v2/cdr")
+        return PrefetchPager(
+            self._fetch, _to_cdr, query, follow_scroll, path="/v2/cdr", prefetch=ahead
+        )
 
     async def page(
         self,

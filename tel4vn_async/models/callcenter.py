@@ -189,7 +189,7 @@ class Cdr:
 
     @mapping.default
     def _mapping(self) -> CdrMapping:
-        return "flex" if _FLEX_KEYS.intersection(self.raw) else "default"
+        return "default" if _FLEX_KEYS.isdisjoint(self.raw) else "flex"
 
 
 @attrs.frozen

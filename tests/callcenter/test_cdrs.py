@@ -289,3 +289,26 @@ async def test_hundreds_of_concurrent_gets(fake: FakeTel4vn, cc: CallCenterClien
     cdrs = await asyncio.gather(*(cc.cdrs.get(cdr_facts(i)["id"]) for i in range(300)))
     assert [c.id for c in cdrs] == [cdr_facts(i)["id"] for i in range(300)]
     assert fake.token_requests == 1
+
+
+@pytest.mark.parametrize("style", STYLES)
+async def test_two_pages_ahead_yield_each_cdr_once_and_never_ask_past_the_total(
+    fake: FakeTel4vn, cc: CallCenterClient, style: Any
+) -> None:
+    fake.seed_cdrs(1_050)
+    fake.cdr_scroll_style = style
+    ids = [cdr.id async for cdr in cc.cdrs.list(page_size=100, prefetch=2)]
+    assert len(ids) == len(set(ids)) == 1_050
+    offsets = [int(r.query.get("offset") or 0) for r in fake.received("/v2/cdr")]
+    assert max(offsets) < 1_050
+    assert len(offsets) <= 12  # 11 pages; at most one guess ahead left over
+
+
+@pytest.mark.parametrize("prefetch", [0, 3, "2", None, 1.5])
+async def test_a_bad_prefetch_is_refused_before_sending(
+    fake: FakeTel4vn, cc: CallCenterClient, prefetch: object
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        cc.cdrs.list(prefetch=prefetch)  # type: ignore[arg-type]
+    assert info.value.field == "prefetch"
+    assert fake.count("/v2/cdr") == 0
