@@ -61,6 +61,8 @@ def test_the_standard_library_codec_passes_the_client_tests() -> None:
             "-x",
             "-p",
             "no:randomly",
+            "-n",
+            "0",
             "tests/test_sansio.py",
             "tests/test_seam.py",
         ],

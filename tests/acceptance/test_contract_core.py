@@ -1271,7 +1271,7 @@ async def test_read_not_retried_on_4xx(srv: ScriptedServer) -> None:
 
 async def test_read_retried_on_timeout(srv: ScriptedServer) -> None:
     srv.routes["/v1/event"] = seq(HANG, jr({"data": []}))
-    async with cc_client(srv.url, timeout=0.3, max_retries=2) as cc:
+    async with cc_client(srv.url, timeout=0.1, max_retries=2) as cc:
         await cc.request("GET", "/v1/event")
     assert srv.count("/v1/event") == 2
 
@@ -1508,7 +1508,7 @@ async def test_call_placing_timeout_is_outcome_unknown_sent_once(
 ) -> None:
     srv.routes[path] = seq(HANG, OK_CALL)
     with pytest.raises(OutcomeUnknownError) as info:
-        await _run_call(srv, fn, timeout=0.3, max_retries=3)
+        await _run_call(srv, fn, timeout=0.1, max_retries=3)
     assert isinstance(info.value, TransportError)
     await srv.settle()
     assert srv.count(path) == 1
@@ -1937,7 +1937,7 @@ async def test_empty_204_is_not_an_error(srv: ScriptedServer) -> None:
 
 async def test_token_endpoint_timeout_raised_to_waiters_then_retried(srv: ScriptedServer) -> None:
     srv.token_handler = seq(HANG, jr({"data": {"token": "after", "expired_in": 3600}}))
-    async with cc_client(srv.url, timeout=0.3, max_retries=0) as cc:
+    async with cc_client(srv.url, timeout=0.1, max_retries=0) as cc:
         results = await asyncio.gather(
             *(cc.request("GET", "/v1/event") for _ in range(20)), return_exceptions=True
         )
@@ -2022,7 +2022,7 @@ async def test_call_placing_broken_response_body_not_resent(
 ) -> None:
     srv.routes[path] = seq(fault, OK_CALL)
     with pytest.raises(TransportError):
-        await _run_call(srv, fn, timeout=0.3, max_retries=3)
+        await _run_call(srv, fn, timeout=0.1, max_retries=3)
     await srv.settle()
     assert srv.count(path) == 1
 
@@ -2030,7 +2030,7 @@ async def test_call_placing_broken_response_body_not_resent(
 @pytest.mark.parametrize("fault", [STALL, HALF_DROP], ids=["body-stalls", "body-dropped"])
 async def test_read_broken_response_body_retried(srv: ScriptedServer, fault: Handler) -> None:
     srv.routes["/v1/event"] = seq(fault, jr({"data": []}))
-    async with cc_client(srv.url, timeout=0.3, max_retries=2) as cc:
+    async with cc_client(srv.url, timeout=0.1, max_retries=2) as cc:
         await cc.request("GET", "/v1/event")
     assert srv.count("/v1/event") == 2
 
