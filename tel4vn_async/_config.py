@@ -6,10 +6,13 @@ A bad setting is a ``ConfigurationError`` (a bad argument to a method is a
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+from collections.abc import Iterator
 
-from .errors import ConfigurationError
+from ._validate import check_int, check_number
+from .errors import ConfigurationError, ValidationError
 
 __all__ = ["base_url_setting", "key_setting", "retries_setting", "seconds_setting"]
 
@@ -42,18 +45,23 @@ def base_url_setting(value: object, family: str) -> str:
 
 def seconds_setting(value: object, name: str, *, allow_zero: bool) -> float:
     """A finite number of seconds, positive (or 0 or more with ``allow_zero``)."""
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):  # type: ignore[operator]
-        wanted = "0 or more" if allow_zero else "positive"
-        raise ConfigurationError(f"{name} must be a finite number, {wanted}; got {value!r}")
-    return float(value)  # type: ignore[arg-type]
+    with _as_configuration_error():
+        return check_number(value, name, low=0, high=math.inf, low_exclusive=not allow_zero)
 
 
 def retries_setting(value: object) -> int:
     """``max_retries``: a whole number from 0 to 100."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
-        raise ConfigurationError(f"max_retries must be an integer from 0 to 100, got {value!r}")
-    return value
+    with _as_configuration_error():
+        return check_int(value, "max_retries", low=0, high=100)
+
+
+@contextlib.contextmanager
+def _as_configuration_error() -> Iterator[None]:
+    # The one number check, raised as what a bad setting is: the client cannot be built.
+    try:
+        yield
+    except ValidationError as error:
+        raise ConfigurationError(str(error)) from None
 
 
 def key_setting(value: str | None, family: str) -> str | None:
