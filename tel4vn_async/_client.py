@@ -131,7 +131,8 @@ class BaseClient:
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        """Whether ``close()`` was called (on this client, or on its ``with_options`` parent)."""
+        return self._closed or (self._parent is not None and self._parent.closed)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
@@ -181,12 +182,11 @@ class BaseClient:
         if max_retries is not None:
             clone._max_retries = retries_setting(max_retries)
         clone._owns_transport = False
-        clone._parent = self
+        clone._parent = self._parent or self  # the owner of the connections
         return clone
 
     def _check_open(self) -> None:
-        parent = self._parent
-        if self._closed or (parent is not None and parent.closed):
+        if self.closed:
             raise ClientClosedError(f"{type(self).__name__} is closed")
 
     async def request(

@@ -135,6 +135,19 @@ async def test_with_options_shares_the_token_and_connections_with_its_own_settin
         await quick.calls.list()
 
 
+async def test_a_client_from_with_options_of_another_closes_with_the_first_parent(
+    fake: FakeTel4vn, cc: CallCenterClient
+) -> None:
+    child = cc.with_options(timeout=5).with_options(max_retries=0)
+    assert await child.calls.list() == []
+    assert not child.closed
+    await cc.close()
+    assert child.closed
+    with pytest.raises(ClientClosedError):
+        await child.calls.list()
+    assert fake.count("/v2/call") == 1
+
+
 async def test_with_options_checks_its_settings(cc: CallCenterClient) -> None:
     for bad in ({"timeout": 0}, {"timeout": float("nan")}, {"max_retries": -1}):
         with pytest.raises(ConfigurationError):
