@@ -332,11 +332,12 @@ def error_from_body(
     body: object,
     *,
     retry_after: float | None = None,
-) -> APIError | None:
+) -> APIError | OutcomeUnknownError | None:
     """The typed error a decoded response reports, or None when it reports success.
 
     The most specific signal wins: a known call error code (``USER_NOT_REGISTERED``)
-    beats a ``code`` inside the body, which beats the HTTP status.
+    beats a ``code`` inside the body, which beats the HTTP status. For a call-placing
+    request, a 5xx other than 503 that names no rejection is ``OutcomeUnknownError``.
     """
     mapping: Mapping[str, Any] = body if isinstance(body, Mapping) else {}
     if status < 400 and not (mapping and _looks_failed(mapping, request.error_shapes)):
@@ -358,7 +359,13 @@ def error_from_body(
     if isinstance(code, str) and code in _CALL_ERRORS:
         cls = _CALL_ERRORS[code]
     elif request.places_call and _may_have_placed(effective, details):
-        return None  # decode_response raises OutcomeUnknownError for it
+        return OutcomeUnknownError(
+            f"HTTP {effective}: the server failed after it may have placed the call",
+            status=status,
+            method=request.method,
+            path=request.path,
+            retry_after=retry_after,
+        )
     elif effective is not None:
         cls = _class_for_status(effective) or APIError
     elif str(mapping.get("status", "")).strip().lower() in _FAIL_STATUSES:
@@ -398,6 +405,7 @@ def decode_response(
 
     Raises:
         APIError: a subclass chosen by ``error_from_body``.
+        OutcomeUnknownError: a call-placing request answered a 5xx other than 503.
         TransportError: the body is not JSON (an HTML error page, a truncated body).
         OutcomeUnknownError: the same, for a call-placing request whose answer is lost.
     """
@@ -432,21 +440,7 @@ def decode_response(
     error = error_from_body(request, status, payload, retry_after=retry_after)
     if error is not None:
         raise error
-    if request.places_call and (status >= 500 or _body_status(payload) >= 500):
-        raise OutcomeUnknownError(
-            f"HTTP {max(status, _body_status(payload))}: the server failed after it may have "
-            "placed the call",
-            status=status,
-            method=request.method,
-            path=request.path,
-            retry_after=retry_after,
-        )
     return payload
-
-
-def _body_status(payload: object) -> int:
-    code = as_int(payload.get("code")) if isinstance(payload, Mapping) else None
-    return code if code is not None else 0
 
 
 _REFUSED_UNPROCESSED = frozenset({429, 503})
