@@ -173,14 +173,29 @@ class BaseClient:
         Raises:
             ConfigurationError: a setting out of range.
         """
-        clone = copy.copy(self)
-        for name, attr in vars(type(self)).items():  # resources bound to the parent
-            if isinstance(attr, cached_property):
-                clone.__dict__.pop(name, None)
+        clone = self._derive()
         if timeout is not None:
             clone._timeout = seconds_setting(timeout, "timeout", allow_zero=False)
         if max_retries is not None:
             clone._max_retries = retries_setting(max_retries)
+        return clone
+
+    def _derive(
+        self: _C,
+        *,
+        on_attempt: OnAttempt | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> _C:
+        """A client sharing these connections and token, with its own hook or retry timing
+        (the bulk runner's throttle listens and paces through them)."""
+        clone = copy.copy(self)
+        for name, attr in vars(type(self)).items():  # resources bound to the parent
+            if isinstance(attr, cached_property):
+                clone.__dict__.pop(name, None)
+        if on_attempt is not None:
+            clone._on_attempt = on_attempt
+        if retry_policy is not None:
+            clone._policy = retry_policy
         clone._owns_transport = False
         clone._parent = self._parent or self  # the owner of the connections
         return clone

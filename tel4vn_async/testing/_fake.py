@@ -3,8 +3,8 @@
 The server is an ``aiohttp.web`` application. Each API area adds its handlers from its
 own module (``_auth``, ``_cdrs``, ``_calls``, ``_callcenter``, ``_autocall``) through
 ``ROUTES``, and its controls through a mixin; a handler reads and writes the fake's state
-through ``request.app[FAKE]``. Around every handler sit three layers: the request log,
-fault injection, and the bearer-token check.
+through ``request.app[FAKE]``. Around every handler sit, outermost first: the request
+log, the latency, the rate limit, fault injection, and the bearer-token check.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from aiohttp import web
 from ._autocall import AutocallFake
 from ._base import FAKE, TokenStyle, json_response
 from ._callcenter import CallCenterFake
+from ._ratelimit import TokenBucket
 from ._routes import ROUTES
 from ._webhooks import WebhookFake
 
@@ -37,6 +38,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # The log entry of the request being handled: the middlewares run in one task.
 _ENTRY: contextvars.ContextVar[LoggedRequest] = contextvars.ContextVar("tel4vn_fake_entry")
 _AUTH_FREE = frozenset({"/v1/auth", "/v1/auth/token", "/v2/auth/token"})
+_RATE_LIMITED_BODY = {"code": 429, "content": "rate limit exceeded", "error": "Too Many Requests"}
 
 
 @attrs.frozen
@@ -112,6 +114,17 @@ class FakeTel4vn(CallCenterFake, AutocallFake, WebhookFake):
     cutting them off: next to nothing by default, as a test wants; a sandbox serving other
     processes may pass a few seconds. ``clock`` tells the time (Unix seconds) for token
     expiry; a test can swap in a fake clock to expire tokens without waiting.
+
+    Load, to model a real PBX: ``latency`` (seconds, settable at any time) delays every
+    request before it is handled, without blocking the others; ``limit_rate(path,
+    per_second, burst=...)`` puts a token bucket on a path and answers a request over it
+    429, unhandled, with a ``Retry-After``. ``monotonic`` is the clock the buckets read.
+
+    Every request passes, outermost first: the request log (so 429s and dropped
+    connections are logged too), the latency (a 429 costs a round trip, as over a real
+    network), the rate limit (before faults: a refused request leaves the faults queued
+    for requests that get through; before auth: a gateway refuses before the application
+    checks tokens), fault injection, and the bearer-token check.
     """
 
     def __init__(
@@ -126,6 +139,8 @@ class FakeTel4vn(CallCenterFake, AutocallFake, WebhookFake):
         keep_requests: int | None = None,
         shutdown_timeout: float = 0.01,
         clock: Callable[[], float] = time.time,
+        latency: float = 0.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.api_key = api_key or f"test-{secrets.token_hex(8)}"
         self.username = username
@@ -136,6 +151,11 @@ class FakeTel4vn(CallCenterFake, AutocallFake, WebhookFake):
         """The token response shape; None answers each family in its reference shape."""
         self.clock = clock
         """What tells the time (Unix seconds) for token expiry; replaceable in tests."""
+        self.latency = latency
+        """Seconds every request waits before it is handled (0: none); settable any time."""
+        self.monotonic = monotonic
+        """The clock the rate limits read (seconds, never stepping back); replaceable."""
+        self._buckets: dict[str, TokenBucket] = {}
         self.requests: collections.deque[LoggedRequest] = collections.deque(maxlen=keep_requests)
         """Every request received, oldest first (the newest ``keep_requests`` if set)."""
         self.dials: defaultdict[str, int] = defaultdict(int)
@@ -159,7 +179,14 @@ class FakeTel4vn(CallCenterFake, AutocallFake, WebhookFake):
     def make_app(self) -> web.Application:
         """The aiohttp application, for embedding the fake in another server."""
         app = web.Application(
-            middlewares=[self._log_mw, self._fault_mw, self._auth_mw, self._webhook_mw]
+            middlewares=[
+                self._log_mw,
+                self._latency_mw,
+                self._rate_mw,
+                self._fault_mw,
+                self._auth_mw,
+                self._webhook_mw,
+            ]
         )
         app[FAKE] = self
         app.add_routes(ROUTES)
@@ -220,6 +247,35 @@ class FakeTel4vn(CallCenterFake, AutocallFake, WebhookFake):
     def clear_faults(self) -> None:
         """Drop every fault not yet used."""
         self._faults.clear()
+
+    def limit_rate(
+        self, path: str, per_second: float | None, *, burst: int = 1, retry_after: bool = True
+    ) -> None:
+        """Admit at most ``per_second`` requests a second to ``path``, as a PBX's limit would.
+
+        A token bucket holding ``burst`` tokens, refilled at ``per_second`` on the
+        ``monotonic`` clock; each request admitted takes one. A request finding none is
+        answered 429 with an error body and is not handled: no effects, no dial, no fault
+        used. It is logged in ``requests`` with status 429 like any answer. Setting a
+        limit again replaces it, with a full bucket.
+
+        Args:
+            path: the exact path, or ``"*"`` for every path but the auth endpoints. A
+                request to a path limited both ways needs a token from both buckets.
+            per_second: the sustained rate admitted; None removes the limit.
+            burst: the requests admitted at once after a quiet spell (1 or more).
+            retry_after: send a ``Retry-After`` header with the seconds until the next
+                token (at least 0.001, formatted with ``:g``).
+
+        Raises:
+            ValueError: ``per_second`` not positive, or ``burst`` below 1.
+        """
+        if per_second is None:
+            self._buckets.pop(path, None)
+            return
+        if not per_second > 0 or burst < 1:
+            raise ValueError("per_second must be positive and burst at least 1")
+        self._buckets[path] = TokenBucket(float(per_second), burst, retry_after)
 
     def revoke_tokens(self) -> None:
         """Invalidate every token issued so far: their next use gets a 401."""
@@ -289,6 +345,35 @@ class FakeTel4vn(CallCenterFake, AutocallFake, WebhookFake):
         _ENTRY.set(entry)
         response = await handler(request)
         entry.status = response.status
+        return response
+
+    @web.middleware
+    async def _latency_mw(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        # Read per request, so a test can change it mid-run; a sleep keeps others moving.
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
+        return await handler(request)
+
+    @web.middleware
+    async def _rate_mw(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        buckets = [self._buckets.get(request.path)]
+        if request.path not in _AUTH_FREE:
+            buckets.append(self._buckets.get("*"))
+        limits = [bucket for bucket in buckets if bucket is not None]
+        if not limits:
+            return await handler(request)
+        now = self.monotonic()
+        waits = [(bucket.wait(now), bucket) for bucket in limits]
+        refused = [(wait, bucket) for wait, bucket in waits if wait > 0]
+        if not refused:
+            # Taken only once every bucket has a token: a refusal costs none of them one.
+            for bucket in limits:
+                bucket.take()
+            return await handler(request)
+        response = json_response(_RATE_LIMITED_BODY, 429)
+        told = [wait for wait, bucket in refused if bucket.retry_after]
+        if told:
+            response.headers["Retry-After"] = f"{max(max(told), 0.001):g}"
         return response
 
     @web.middleware
