@@ -7,6 +7,7 @@ from ._token import MemoryTokenStore, Token, TokenStore
 from ._transport import AiohttpTransport, Response, Transport
 from ._version import __version__
 from .autocall import AutocallClient
+from .bulk import BulkRunner, BulkSummary, JobResult, JobStatus, OtpJob, TtsJob
 from .callcenter import CallCenterClient
 from .errors import (
     APIError,
@@ -17,6 +18,7 @@ from .errors import (
     ConfigurationError,
     ConnectError,
     IncompleteListingError,
+    JournalError,
     NotFoundError,
     OutcomeUnknownError,
     RateLimitError,
@@ -69,6 +71,8 @@ __all__ = [
     "AuthenticationError",
     "AutocallClient",
     "BadRequestError",
+    "BulkRunner",
+    "BulkSummary",
     "CallCenterClient",
     "CallControlResult",
     "CallDirection",
@@ -90,9 +94,13 @@ __all__ = [
     "EventType",
     "ImportResult",
     "IncompleteListingError",
+    "JobResult",
+    "JobStatus",
+    "JournalError",
     "LiveCall",
     "MemoryTokenStore",
     "NotFoundError",
+    "OtpJob",
     "OtpTemplate",
     "OutcomeUnknownError",
     "Page",
@@ -111,6 +119,7 @@ __all__ = [
     "TokenStore",
     "Transport",
     "TransportError",
+    "TtsJob",
     "TtsTemplate",
     "UserBusyError",
     "UserNotRegisteredError",

@@ -6,6 +6,7 @@
     ├── ConfigurationError
     ├── ValidationError(ValueError)      bad input caught before any request
     ├── ClientClosedError
+    ├── JournalError                     a bulk run's journal is for other jobs, in use, or damaged
     ├── TransportError                   connection failed, timeout, broken response
     │   ├── ConnectError                 no connection: the request never left (safe to retry)
     │   ├── IncompleteListingError       a listing's cursor stopped short of its claimed total
@@ -39,6 +40,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectError",
     "IncompleteListingError",
+    "JournalError",
     "NotFoundError",
     "OutcomeUnknownError",
     "RateLimitError",
@@ -117,6 +119,12 @@ class ValidationError(Tel4vnError, ValueError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class JournalError(Tel4vnError):
+    """A bulk run's journal cannot be used: written for other jobs, in use by another
+    run, damaged before its last line, or not writable. Nothing was dialled because of it.
+    """
 
 
 class ClientClosedError(Tel4vnError):
