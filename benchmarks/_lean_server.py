@@ -1,10 +1,10 @@
 """A lean TEL4VN stand-in for ``compare.py``: pre-rendered answers, in a process of its own.
 
-    .venv/bin/python benchmarks/_lean_server.py [--cdrs 20000] [--page-size 500]
+    .venv/bin/python benchmarks/_lean_server.py [--cdrs 20000] [--page-size 500] [--latency 20]
 
 Not a benchmark itself. It binds 127.0.0.1 on a free port, prints one JSON line
 ``{"port": ...}`` on stdout once it serves, and runs until its stdin closes (the parent
-went away), SIGTERM or SIGINT. ``compare.py`` starts it and always stops it.
+went away), SIGTERM or SIGINT. ``compare.py`` and ``bench_fanout.py`` start it and always stop it.
 
 At start-up it asks a ``FakeTel4vn`` (in this process, once) for ``--cdrs`` records, so
 they have the shape the SDK's own fake serves (default mapping, ids with a stray space,
@@ -27,9 +27,20 @@ Endpoints:
   ``offset`` = the next cursor, ``total``); past ``--cdrs`` the records cycle, each
   id suffixed ``-c<cycle>`` so none repeats, and the total can exceed what is held
   (``/_bench/config?cdr_total=``).
+- ``POST /v1/auth/token``: the autocall token answer (``{"data": {"access_token": ...,
+  "expire_at": <Unix time>, ...}}``, as ``FakeTel4vn`` answers it); counted with the
+  others.
+- ``POST /v1/autocall/otp``: ``{"call_id": "...", "status": "success"}``, answered
+  ``--latency`` milliseconds later (a timer, never a blocking wait; later answers on the
+  same connection queue behind it, so pipelining keeps its order). Each call is counted
+  against its ``callee`` on arrival, as a PBX dials before it answers; nothing else of
+  the body is checked.
 - ``GET /_bench/info``, ``GET /_bench/stats`` (token requests, requests, this process's
-  CPU seconds), ``POST /_bench/reset``, ``POST /_bench/config?token_lifetime=&cdr_total=``:
-  the harness's controls, never timed.
+  CPU seconds, ``dials``, ``dialled_twice``: callees dialled more than once, and
+  ``in_flight_max``: the most OTP answers held back by the latency at once),
+  ``POST /_bench/reset`` (the counters and the dials),
+  ``POST /_bench/config?token_lifetime=&cdr_total=&latency_ms=``: the harness's controls,
+  never timed.
 
 Requests other than the token and the controls need ``Authorization: Bearer <token>``
 (any token this server issued), else 401.
@@ -39,9 +50,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -53,6 +66,11 @@ import aiohttp
 from tel4vn_async.testing import FakeTel4vn
 
 TOKEN_PATH = "/v2/auth/token"
+AUTOCALL_TOKEN_PATH_B = b"/v1/auth/token"
+OTP_PATH_B = b"/v1/autocall/otp"
+# The callee in any JSON spelling the clients use (json.dumps, orjson: with or without
+# spaces); a regular expression costs a fraction of decoding the whole body.
+CALLEE_RE = re.compile(rb'"callee"\s*:\s*"([^"]*)"')
 CDR_PATH = "/v2/cdr"
 CDR_PREFIX = "/v2/cdr/"
 TOKEN_PREFIX = "bench-token-"
@@ -68,9 +86,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--page-size", type=int, default=500, help="page size pre-joined")
     parser.add_argument("--by-id", type=int, default=64, help="CDRs served by id")
     parser.add_argument("--token-lifetime", type=float, default=3600.0, help="seconds")
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="milliseconds before an OTP call's answer"
+    )
     args = parser.parse_args(argv)
     if args.cdrs < 1 or args.page_size < 1 or not 1 <= args.by_id <= args.cdrs:
         parser.error("--cdrs and --page-size must be positive, --by-id from 1 to --cdrs")
+    if not 0 <= args.latency < 3_600_000:
+        parser.error("--latency must be 0 or more milliseconds")
     return args
 
 
@@ -167,7 +190,17 @@ class LeanServer:
         self.token_lifetime = 3600.0
         self.token_requests = 0
         self.requests = 0
+        self.latency = 0.0
+        """Seconds before an OTP call is answered."""
+        self.dials = 0
+        self.in_flight = 0
+        """OTP answers held back by the latency right now: the calls in flight."""
+        self.in_flight_max = 0
+        self.dialled: set[bytes] = set()
+        """Every callee dialled since the last reset (bytes: a third of a str's size)."""
+        self.dialled_twice: set[bytes] = set()
         self._token_body = b""
+        self._autocall_token_body = b""
         self._set_token_body()
         self._page_cache: dict[tuple[int, int, int], bytes] = {}
 
@@ -183,21 +216,66 @@ class LeanServer:
             "user_id": "avavavav-1111-2222-3333-eeeeeeee",
         }
         self._token_body = _dumps({"code": 200, "content": "successfully", "data": data})
+        # FakeTel4vn's autocall shape; expire_at is a Unix time, filled in per answer.
+        autocall = {
+            "user_id": "avavavav-1111-2222-3333-eeeeeeee",
+            "access_token": "@@TOKEN@@",
+            "refresh_token": "",
+            "token_type": "Bearer",
+            "scope": "",
+            "expire_at": 0,
+        }
+        self._autocall_token_body = _dumps({"data": autocall}).replace(
+            b'"expire_at": 0', b'"expire_at": @@EXPIRE@@'
+        )
 
-    def configure(self, token_lifetime: float | None, cdr_total: int | None) -> None:
+    def configure(
+        self,
+        token_lifetime: float | None,
+        cdr_total: int | None,
+        latency_ms: float | None = None,
+    ) -> None:
         if token_lifetime is not None:
             self.token_lifetime = token_lifetime
             self._set_token_body()
         if cdr_total is not None:
             self.cdr_total = cdr_total
             self._page_cache.clear()
+        if latency_ms is not None:
+            self.latency = max(0.0, latency_ms) / 1000
 
-    def token(self, body: bytes) -> bytes:
+    def reset(self) -> None:
+        """Zero the counters and forget who was dialled."""
+        self.token_requests = self.requests = self.dials = 0
+        self.in_flight_max = self.in_flight
+        self.dialled.clear()
+        self.dialled_twice.clear()
+
+    def token(self, body: bytes, *, autocall: bool = False) -> bytes:
         if b'"api_key"' not in body:
             return json_response({"code": 401, "content": "api_key is invalid"}, 401)
         self.token_requests += 1
         token = f"{TOKEN_PREFIX}{self.token_requests}".encode()
-        return http_response(self._token_body.replace(b"@@TOKEN@@", token))
+        if not autocall:
+            return http_response(self._token_body.replace(b"@@TOKEN@@", token))
+        expire_at = b"%d" % int(time.time() + self.token_lifetime)
+        body = self._autocall_token_body.replace(b"@@TOKEN@@", token)
+        return http_response(body.replace(b"@@EXPIRE@@", expire_at))
+
+    def otp(self, body: bytes) -> bytes:
+        """Place an OTP call: count its callee, answer a fresh call id."""
+        match = CALLEE_RE.search(body)
+        if match is None:
+            return json_response({"code": 400, "content": "callee is required"}, 400)
+        callee = match.group(1)
+        self.dials += 1
+        if callee in self.dialled:
+            self.dialled_twice.add(callee)
+        else:
+            self.dialled.add(callee)
+        # A UUID's shape, as the API's ids; the counter keeps every id unique.
+        call_id = b"%08x-0000-4000-8000-000000000000" % self.dials
+        return http_response(b'{"call_id": "' + call_id + b'", "status": "success"}')
 
     def record(self, i: int) -> bytes:
         """Record ``i`` encoded: a held record, its id made unique past the first cycle."""
@@ -231,14 +309,26 @@ class LeanServer:
         return response
 
     def respond(self, method: bytes, target: bytes, auth: bytes, body: bytes) -> bytes:
+        return self.answer(method, target, auth, body)[0]
+
+    def answer(self, method: bytes, target: bytes, auth: bytes, body: bytes) -> tuple[bytes, float]:
+        """The response to a request, and how many seconds to hold it back."""
         path, _, query = target.partition(b"?")
         if path.startswith(b"/_bench/"):
-            return self.control(method, path, query)
+            return self.control(method, path, query), 0.0
         self.requests += 1
         if path == TOKEN_PATH_B:
-            return self.token(body) if method == b"POST" else NOT_FOUND
+            return (self.token(body) if method == b"POST" else NOT_FOUND), 0.0
+        if path == AUTOCALL_TOKEN_PATH_B:
+            return (self.token(body, autocall=True) if method == b"POST" else NOT_FOUND), 0.0
         if not auth.startswith(BEARER_B):
-            return UNAUTHORIZED
+            return UNAUTHORIZED, 0.0
+        if path == OTP_PATH_B and method == b"POST":
+            return self.otp(body), self.latency
+        return self.query(method, path, query), 0.0
+
+    def query(self, method: bytes, path: bytes, query: bytes) -> bytes:
+        """The call center's read endpoints (authenticated already)."""
         if method != b"GET":
             return json_response({"code": 405, "content": "method not allowed"}, 405)
         if path == CDR_PATH_B:
@@ -261,20 +351,30 @@ class LeanServer:
                     "token_requests": self.token_requests,
                     "requests": self.requests,
                     "cpu_s": time.process_time(),
+                    "dials": self.dials,
+                    "dialled_twice": len(self.dialled_twice),
+                    "in_flight_max": self.in_flight_max,
                 }
             )
         if path == b"/_bench/reset" and method == b"POST":
-            self.token_requests = self.requests = 0
+            self.reset()
             return json_response({"ok": True})
         if path == b"/_bench/config" and method == b"POST":
             params = urllib.parse.parse_qs(query.decode("latin-1"))
             lifetime = params.get("token_lifetime")
             total = params.get("cdr_total")
+            latency = params.get("latency_ms")
             self.configure(
-                float(lifetime[0]) if lifetime else None, int(total[0]) if total else None
+                float(lifetime[0]) if lifetime else None,
+                int(total[0]) if total else None,
+                float(latency[0]) if latency else None,
             )
             return json_response(
-                {"token_lifetime": self.token_lifetime, "cdr_total": self.cdr_total}
+                {
+                    "token_lifetime": self.token_lifetime,
+                    "cdr_total": self.cdr_total,
+                    "latency_ms": self.latency * 1000,
+                }
             )
         return NOT_FOUND
 
@@ -282,22 +382,42 @@ class LeanServer:
 # --------------------------------------------------------------------------- HTTP/1.1
 
 
+class _Slot:
+    """A response's place in a connection's queue: HTTP/1.1 answers in request order."""
+
+    __slots__ = ("close", "response")
+
+    def __init__(self, close: bool) -> None:
+        self.response: bytes | None = None
+        self.close = close
+
+
 class HttpProtocol(asyncio.Protocol):
     """Just enough HTTP/1.1 for these clients: keep-alive, Content-Length bodies, pipelining.
 
     No chunked request bodies (answered 411, then closed): none of the clients sends one.
+    A response held back (an OTP call's latency) goes out from a loop timer; while one
+    is held, later answers on the connection queue behind it.
     """
 
     def __init__(self, lean: LeanServer) -> None:
         self.lean = lean
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
+        self.pending: collections.deque[_Slot] = collections.deque()
+        self.closing = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        # Timers still due find the transport closing and write nothing.
+        self.pending.clear()
+
     def data_received(self, data: bytes) -> None:
+        if self.closing:  # after "Connection: close", nothing more is read
+            return
         buffer = self.buffer
         buffer += data
         transport = self.transport
@@ -337,8 +457,44 @@ class HttpProtocol(asyncio.Protocol):
                 return
             body = bytes(buffer[end + 4 : stop])
             del buffer[:stop]
-            transport.write(self.lean.respond(method, target, auth, body))
+            response, delay = self.lean.answer(method, target, auth, body)
+            if delay <= 0 and not self.pending:  # the common case: answer now
+                transport.write(response)
+                if close:
+                    transport.close()
+                    return
+                continue
+            slot = _Slot(close)
+            self.pending.append(slot)
+            if delay > 0:
+                lean = self.lean
+                lean.in_flight += 1
+                lean.in_flight_max = max(lean.in_flight_max, lean.in_flight)
+                asyncio.get_running_loop().call_later(delay, self._release, slot, response)
+            else:
+                self._ready(slot, response)
             if close:
+                self.closing = True
+                return
+
+    def _release(self, slot: _Slot, response: bytes) -> None:
+        self.lean.in_flight -= 1
+        self._ready(slot, response)
+
+    def _ready(self, slot: _Slot, response: bytes) -> None:
+        """``slot``'s answer is due: write every answer now at the head of the queue."""
+        slot.response = response
+        transport, pending = self.transport, self.pending
+        assert transport is not None
+        while pending and pending[0].response is not None:
+            head = pending.popleft()
+            if transport.is_closing():
+                pending.clear()
+                return
+            assert head.response is not None
+            transport.write(head.response)
+            if head.close:
+                pending.clear()
                 transport.close()
                 return
 
@@ -351,7 +507,7 @@ class HttpProtocol(asyncio.Protocol):
 async def serve(args: argparse.Namespace) -> None:
     records = await fake_records(args.cdrs)
     lean = LeanServer(records, args.page_size, args.by_id)
-    lean.configure(args.token_lifetime, None)
+    lean.configure(args.token_lifetime, None, args.latency)
     del records
     loop = asyncio.get_running_loop()
     server = await loop.create_server(

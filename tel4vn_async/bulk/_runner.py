@@ -25,8 +25,10 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import attrs
 
+from .._transport import AiohttpTransport
 from .._validate import check_flag, check_int, check_number
 from ..errors import (
     AuthenticationError,
@@ -55,6 +57,8 @@ __all__ = ["BulkRunner", "OnResult"]
 
 _log = logging.getLogger("tel4vn_async.bulk")
 _MAX_CONCURRENCY = 10_000
+
+_AIOHTTP_POOL = inspect.signature(aiohttp.TCPConnector).parameters["limit"].default
 
 OnResult = Callable[[JobResult], "Awaitable[None] | None"]
 """A callback given each job's result as it is known: plain or async."""
@@ -175,6 +179,17 @@ class BulkRunner:
 
     async def _open(self) -> None:
         self._pbx._check_open()
+        pool = _connection_limit(self._pbx)
+        if pool and self._concurrency > pool:
+            _log.warning(
+                "concurrency=%d exceeds the client's pool of %d HTTP connections: at most "
+                "%d calls will be in flight (give the client http_session=aiohttp."
+                "ClientSession(connector=aiohttp.TCPConnector(limit=%d)))",
+                self._concurrency,
+                pool,
+                pool,
+                self._concurrency,
+            )
         self._ledger = Ledger()
         if self._journal_path is not None:
             self._journal = await Journal.open(self._journal_path, self._ledger)
@@ -422,6 +437,17 @@ class BulkRunner:
                 await self._journal.close()
             if self._ledger is not None:
                 self._ledger.close()
+
+
+def _connection_limit(client: AutocallClient) -> int | None:
+    """How many connections the client's aiohttp pool allows (0: no limit), if known."""
+    transport = client._transport
+    if not isinstance(transport, AiohttpTransport):
+        return None
+    session = transport._session
+    if session is None:  # made on first use, with aiohttp's default pool
+        return _AIOHTTP_POOL if transport._owns_session else None
+    return session.connector.limit if session.connector is not None else None
 
 
 def _text(error: Tel4vnError) -> str:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tel4vn_async import (
@@ -466,3 +467,18 @@ async def test_progress_resumes_at_the_jobs_done(
     err = capsys.readouterr().err
     assert "15/15" in err
     assert "16/15" not in err
+
+
+async def test_a_concurrency_above_the_connection_pool_is_warned_of(
+    fake: FakeTel4vn, pbx: AutocallClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="tel4vn_async.bulk")
+    await pbx.fan_out(otp_jobs(3), concurrency=150).run()
+    assert "exceeds the client's pool of 100 HTTP connections" in caplog.text
+    caplog.clear()
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as session,
+        AutocallClient(fake.url, api_key=fake.api_key, http_session=session) as big,
+    ):
+        await big.fan_out(otp_jobs(3, start=10), concurrency=150).run()
+    assert "exceeds" not in caplog.text
