@@ -1,8 +1,11 @@
-"""Receiving call events in a FastAPI app, through the SDK's pure ``parse_event``.
+"""Receiving call events in a FastAPI app, through the SDK's pure ``parse_event``, and
+serving the SDK's models as JSON with ``to_dict()``.
 
 The SDK's own receiver is for aiohttp; in any other framework, read the body (capped),
 check the key, and hand the bytes to ``parse_event``; ``MemoryDedupe`` (or your own
-``Dedupe``) keeps a re-sent event from being handled twice. Needs the packages of
+``Dedupe``) keeps a re-sent event from being handled twice. ``GET /cdrs`` returns CDRs
+as JSON: ``model.to_dict()`` gives plain values (ISO times, enum values; ``raw`` and
+secrets left out), ready for any framework's JSON response. Needs the packages of
 examples/requirements-fastapi.txt (``pip install -r examples/requirements-fastapi.txt``).
 
 Runs against the embedded fake server unless TEL4VN_BASE_URL and TEL4VN_API_KEY are set:
@@ -21,6 +24,7 @@ import os
 import secrets
 import socket
 
+import aiohttp
 import uvicorn  # type: ignore[import-not-found, unused-ignore]
 from fastapi import FastAPI, Request  # type: ignore[import-not-found, unused-ignore]
 from fastapi.responses import JSONResponse  # type: ignore[import-not-found, unused-ignore]
@@ -77,7 +81,19 @@ async def receive(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True})
 
 
+async def list_cdrs(request: Request) -> JSONResponse:
+    """One page of CDRs as JSON, filtered by ``?phone=`` (``?limit=``, 1 to 100)."""
+    cc: CallCenterClient = request.app.state.cc
+    try:
+        limit = min(max(int(request.query_params.get("limit", "20")), 1), 100)
+        page = await cc.cdrs.list(page_size=limit, phone=request.query_params.get("phone"))
+    except (ValueError, ValidationError) as error:  # a bad limit or phone, nothing sent
+        return JSONResponse({"error": str(error)}, status_code=400)
+    return JSONResponse({"total": page.total, "items": [cdr.to_dict() for cdr in page.items]})
+
+
 app.add_api_route("/tel4vn/events", receive, methods=["POST"])
+app.add_api_route("/cdrs", list_cdrs, methods=["GET"])
 
 
 async def main() -> None:
@@ -86,6 +102,7 @@ async def main() -> None:
         fake = None
         if not (base_url and api_key):
             fake = await stack.enter_async_context(FakeTel4vn())
+            fake.seed_cdrs(3)
             base_url, api_key = fake.url, fake.api_key
 
         # A socket bound before uvicorn starts: its port is known, connections queue.
@@ -99,6 +116,7 @@ async def main() -> None:
         url = os.environ.get("TEL4VN_WEBHOOK_URL", local)
 
         cc = await stack.enter_async_context(CallCenterClient(base_url, api_key=api_key))
+        app.state.cc = cc  # one client for the app's life, shared by every request
         await cc.events.subscribe(url, callback_apikey=HOOK_KEY)
         print(f"subscribed {url}")
         try:
@@ -109,6 +127,10 @@ async def main() -> None:
                 print(f"click-to-call placed: {call.call_id}")
                 await fake.deliveries_settled()
                 await done.wait()
+                cdrs = local.replace("/tel4vn/events", "/cdrs?limit=2")
+                async with aiohttp.ClientSession() as http, http.get(cdrs) as answer:
+                    listing = await answer.json()
+                print(f"GET /cdrs -> {answer.status}: {listing['items'][0]}")
         finally:
             server.should_exit = True
             await serving

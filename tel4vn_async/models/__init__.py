@@ -1,4 +1,8 @@
-"""attrs models of the API's resources, structured by the one converter in ``_convert``."""
+"""attrs models of the API's resources, structured by the one converter in ``_convert``.
+
+Every model has ``to_dict()``: the model as plain JSON-safe values (the rules:
+``tel4vn_async.models._base``).
+"""
 
 from .account import Account
 from .autocall import (

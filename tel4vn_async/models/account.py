@@ -6,15 +6,18 @@ from typing import Any
 
 import attrs
 
+from ._base import SECRET, Model
+
 __all__ = ["Account"]
 
 
 @attrs.frozen
-class Account:
+class Account(Model):
     """An account, as ``POST /v1/auth`` returns it on both APIs."""
 
-    api_key: str = attrs.field(repr=False)
-    """The key to build a client with (``CallCenterClient(url, api_key=account.api_key)``)."""
+    api_key: str = attrs.field(repr=False, metadata={SECRET: True})
+    """The key to build a client with (``CallCenterClient(url, api_key=account.api_key)``);
+    a secret: never in a ``repr``, nor in ``to_dict()`` unless ``include_secrets=True``."""
     username: str | None = None
     """The account's user name."""
     user_uuid: str | None = None

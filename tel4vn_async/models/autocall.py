@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from .._enums import ApiEnum
+from ._base import Model
 
 __all__ = [
     "Amount",
@@ -43,7 +44,7 @@ def _whole(value: object) -> int:
 
 
 @attrs.frozen
-class Amount:
+class Amount(Model):
     """A sum of money for a TTS call's params, read as an amount: ``Amount(10410000)``
     is sent as ``"10.410.000"`` and read "mười triệu bốn trăm mười nghìn"."""
 
@@ -56,7 +57,7 @@ class Amount:
 
 
 @attrs.frozen
-class SpokenNumber:
+class SpokenNumber(Model):
     """A number for a TTS call's params, read as a number: ``SpokenNumber(15)`` is sent as
     ``"#15"`` and read "mười lăm" (a plain int is read digit by digit)."""
 
@@ -94,7 +95,7 @@ class VoiceType(ApiEnum):
 
 
 @attrs.frozen
-class PressOption:
+class PressOption(Model):
     """What to play when the callee presses a key (``press_options`` of a TTS template)."""
 
     press_num: int
@@ -117,7 +118,7 @@ class PressOption:
 
 
 @attrs.frozen
-class Sound:
+class Sound(Model):
     """What to play at the end of a template (``exit_sound``) or on a wrong key
     (``invalid_sound``)."""
 
@@ -141,7 +142,7 @@ class Sound:
 
 
 @attrs.frozen
-class OtpTemplate:
+class OtpTemplate(Model):
     """An OTP template, as created by ``pbx.templates.create_otp``."""
 
     campaign_id: str
@@ -164,7 +165,7 @@ class OtpTemplate:
 
 
 @attrs.frozen
-class TtsTemplate:
+class TtsTemplate(Model):
     """A text-to-speech template, as created by ``pbx.templates.create_tts``."""
 
     campaign_id: str
@@ -200,7 +201,7 @@ class TtsTemplate:
 
 
 @attrs.frozen
-class CallResult:
+class CallResult(Model):
     """The answer to an OTP or TTS call request."""
 
     call_id: str
@@ -212,7 +213,7 @@ class CallResult:
 
 
 @attrs.frozen
-class AudioUpload:
+class AudioUpload(Model):
     """An uploaded audio file."""
 
     filename: str
@@ -226,7 +227,7 @@ class AudioUpload:
 
 
 @attrs.frozen
-class Report:
+class Report(Model):
     """One autocall call's report (``GET /v1/report``)."""
 
     call_id: str

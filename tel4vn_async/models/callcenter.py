@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeVar
 import attrs
 
 from .._enums import ApiEnum
+from ._base import SECRET, Model
 
 __all__ = [
     "CallControlResult",
@@ -90,7 +91,7 @@ CdrMapping = Literal["default", "flex"]
 
 
 @attrs.frozen
-class Event:
+class Event(Model):
     """A webhook registration (``GET /v1/event``); field names as the API sends them."""
 
     event_domain_uuid: str | None = attrs.field(
@@ -103,8 +104,9 @@ class Event:
     """The event hooked (``event_name``, or ``event`` as it was created)."""
     callback_url: str | None = attrs.field(default=None)
     """Where the PBX posts the event."""
-    callback_apikey: str | None = attrs.field(default=None, repr=False)
-    """The key the PBX sends along (a secret: never shown in ``repr``)."""
+    callback_apikey: str | None = attrs.field(default=None, repr=False, metadata={SECRET: True})
+    """The key the PBX sends along (a secret: never in a ``repr``, nor in ``to_dict()`` unless
+    ``include_secrets=True``)."""
     domain_uuid: str | None = attrs.field(default=None)
     """The tenant's id."""
     domain_name: str | None = attrs.field(default=None)
@@ -126,7 +128,7 @@ _FLEX_KEYS = frozenset(
 
 
 @attrs.frozen
-class Cdr:
+class Cdr(Model):
     """A call detail record, from either of the API's two mappings.
 
     The default mapping and the flex mapping name their fields differently; both land on
@@ -193,7 +195,7 @@ class Cdr:
 
 
 @attrs.frozen
-class ClickToCallResult:
+class ClickToCallResult(Model):
     """A click-to-call the PBX accepted (the extension rings first, then the phone)."""
 
     call_id: str | None = attrs.field(default=None)
@@ -207,7 +209,7 @@ class ClickToCallResult:
 
 
 @attrs.frozen
-class CallControlResult:
+class CallControlResult(Model):
     """The answer to a transfer, listen, whisper or barge request."""
 
     call_id: str | None = attrs.field(default=None)
@@ -221,7 +223,7 @@ class CallControlResult:
 
 
 @attrs.frozen
-class LiveCall:
+class LiveCall(Model):
     """A call in progress (``GET /v2/call``); field names as the API sends them."""
 
     call_id: str | None = attrs.field(default=None)
@@ -245,7 +247,7 @@ class LiveCall:
 
 
 @attrs.frozen
-class ImportResult:
+class ImportResult(Model):
     """Which customers a queue import took (``success``) and refused (``fail``)."""
 
     success: list[str] = attrs.field(factory=list)
@@ -257,7 +259,7 @@ class ImportResult:
 
 
 @attrs.frozen
-class UserStatus:
+class UserStatus(Model):
     """A user's extension and whether it is logged in on a softphone."""
 
     user_uuid: str | None = attrs.field(default=None, metadata={"keys": ("user_uuid", "user_id")})
@@ -275,7 +277,7 @@ class UserStatus:
 
 
 @attrs.frozen
-class Customer:
+class Customer(Model):
     """A customer uploaded for autodialing (``/v2/customer``); the API's field names."""
 
     customer_id: str | None = attrs.field(default=None, metadata={"keys": ("customer_id", "id")})
@@ -301,7 +303,7 @@ class Customer:
 
 
 @attrs.frozen
-class QueueCustomer:
+class QueueCustomer(Model):
     """A customer to import into a queue (``autodialer.create_queue``,
     ``autocall_queues.create``); a plain ``{"id": ..., "mobiles": [...]}`` dict works too.
     """
