@@ -1,4 +1,8 @@
-"""The command line and the examples, run as a user would."""
+"""``python -m tel4vn_async`` and the examples, run as a user would.
+
+The commands themselves are tested in ``tests/cli/`` (and the demo and sandbox in
+``tests/test_demo.py`` and ``tests/test_sandbox.py``).
+"""
 
 from __future__ import annotations
 
@@ -9,27 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tel4vn_async.cli import main
-
 ROOT = Path(__file__).resolve().parent.parent
 # Examples with requirements of their own (examples/requirements-*.txt), not the SDK's.
 EXAMPLE_NEEDS = {"webhook_fastapi.py": ("fastapi", "uvicorn")}
-
-
-def test_the_demo_runs_end_to_end_with_the_token_redacted(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    assert main(["demo"]) == 0
-
-    out = capsys.readouterr().out
-    assert "logged in as admin" in out
-    assert "access_token='***'" in out
-    assert "100 concurrent requests, 1 token request(s)" in out
-    assert "scrolled 2500 CDRs through a 503" in out
-    assert "click-to-call from 109 refused: USER_NOT_REGISTERED" in out
-    assert "OTP call placed:" in out
-    assert "report: OTP to 0987654321" in out
-    assert "autocall token expires at" in out
 
 
 def test_python_dash_m_runs_the_cli() -> None:

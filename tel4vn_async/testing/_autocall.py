@@ -65,7 +65,12 @@ def _iso(moment: datetime) -> str:
 
 
 class AutocallFake(FakeBase):
-    """FakeTel4vn's Autocall controls and seeding helpers (mixed into FakeTel4vn)."""
+    """FakeTel4vn's Autocall controls and seeding helpers (mixed into FakeTel4vn).
+
+    Seeding: ``seed_template(campaign_id, name, content, kind=)``, ``seed_reports(n)``,
+    ``record_call(...)``. State: ``templates``, ``calls`` (one report per call),
+    ``calls_to(callee)``, ``uploads``; ``dials[callee]`` counts the rings.
+    """
 
     @property
     def _autocall(self) -> dict[str, Any]:
@@ -115,7 +120,25 @@ class AutocallFake(FakeBase):
     def seed_template(
         self, campaign_id: str | int, name: str, content: str, kind: str = "tts"
     ) -> None:
-        """Store a template as if it had been created (``kind`` ``otp`` or ``tts``)."""
+        """Store a template as if created through the API (no request): an ``otp`` one
+        for ``pbx.calls.otp``, a ``tts`` one for ``pbx.calls.tts`` (which must then fill
+        every ``{{key}}`` of ``content``). The same name in the campaign is replaced; the
+        spec's samples ``otp_demo`` and ``thong_bao_no_cuoc_01`` are there from the start.
+
+        Example::
+
+            fake.seed_template(1, "otp_login", "Ma cua ban la {{code_otp}}", kind="otp")
+            fake.seed_template(1, "nhac_no", "Chao {{name}}, ban no {{amount}}")
+            await pbx.calls.otp(campaign_id=1, caller="0281234567",
+                                callee="0987654321", template="otp_login", code="123456")
+
+        Args:
+            campaign_id: the campaign it belongs to.
+            name: the name calls refer to it by.
+            content: the text read, with ``{{key}}`` placeholders (``{{code_otp}}`` for
+                an OTP template's code).
+            kind: ``"otp"`` or ``"tts"``.
+        """
         self.templates.setdefault(str(campaign_id), {})[name] = {
             "kind": kind,
             "name": name,
@@ -126,7 +149,23 @@ class AutocallFake(FakeBase):
     def seed_reports(
         self, n: int, *, caller: str = "0123456789", callee: str | None = None
     ) -> list[dict[str, Any]]:
-        """Add ``n`` reports of OTP calls as if placed earlier (no dial is counted)."""
+        """Add ``n`` reports of OTP calls as if placed earlier (no dial is counted), with
+        the ``otp_demo`` template and codes ``000000``, ``000001``, ...; a callee ending in
+        an odd digit did not answer. ``pbx.reports.list()`` and ``.get()`` serve them.
+
+        Example::
+
+            fake.seed_reports(3, callee="0987654321")
+            assert len([r async for r in pbx.reports.list(callee="0987654321")]) == 3
+
+        Args:
+            n: how many reports.
+            caller: the number they were placed from.
+            callee: the number they rang; None gives each its own (``0900000000``, ...).
+
+        Returns:
+            The reports added, as served.
+        """
         return [
             self.record_call(
                 "OTP",
@@ -141,7 +180,22 @@ class AutocallFake(FakeBase):
     def record_call(
         self, kind: str, *, caller: str, callee: str, campaign_id: str | None, param: dict[str, Any]
     ) -> dict[str, Any]:
-        """Store one call's report; a callee ending in an odd digit never answers."""
+        """Store one call's report as the call endpoints do, without counting a dial. A
+        callee ending in an odd digit never answers (``NO_ANSWER``, ``billsec`` 0).
+
+        Example::
+
+            fake.record_call("VOICE", caller="0281234567", callee="0987654320",
+                             campaign_id=None, param={"template_name": "nhac_no"})
+
+        Args:
+            kind: the report's ``type``: ``"OTP"`` or ``"VOICE"`` (a TTS call).
+            caller, callee, campaign_id: as the call was placed.
+            param: the call's parameters, served as a JSON string as the API does.
+
+        Returns:
+            The report stored (also in ``calls``).
+        """
         now = datetime.now(timezone.utc).replace(microsecond=0)
         answered = not callee[-1:].isdigit() or int(callee[-1]) % 2 == 0
         record: dict[str, Any] = {

@@ -39,7 +39,7 @@ DEFAULT_CAMPAIGN = "aaaaaaaa-1111-2222-3333-eeeeeeee"
 class CallCenterFake(CdrFake, CallsFake):
     """FakeTel4vn's Call Center controls and seeding helpers (mixed into FakeTel4vn).
 
-    CDRs: ``seed_cdrs(n, mapping=...)``, ``cdr_scroll_style``. Calls:
+    CDRs: ``seed_cdrs(n, mapping=..., start=..., end=...)``, ``cdr_scroll_style``. Calls:
     ``registered_extensions``, ``busy_extensions``, ``add_live_call(...)``, ``users()``.
     Here: ``campaigns``, ``customers()``, ``seed_customers(n, campaigns=...)``,
     ``queues(kind)``.
@@ -57,7 +57,26 @@ class CallCenterFake(CdrFake, CallsFake):
         return customers
 
     def seed_customers(self, n: int, campaigns: int = 1) -> list[str]:
-        """Add ``n`` customers spread over ``campaigns`` campaigns; returns the campaign ids."""
+        """Add ``n`` customers spread over ``campaigns`` campaigns (round robin).
+
+        Customers get codes ``KH00000``, ``KH00001``, ... (continuing after those already
+        there), phone numbers ``0899000000`` up, statuses cycling through every value,
+        and the API's quirks: Go's zero time as ``updated_at`` for two in three,
+        ``created_at`` with microseconds. The first campaign is ``DEFAULT_CAMPAIGN``.
+
+        Example::
+
+            campaigns = fake.seed_customers(250, campaigns=2)
+            async for customer in cc.customers.list(campaign_id=campaigns[1]):
+                ...  # 125 customers
+
+        Args:
+            n: how many customers to add.
+            campaigns: how many campaigns to spread them over (1 or more).
+
+        Returns:
+            The campaign ids, ``DEFAULT_CAMPAIGN`` first (all known to ``campaigns``).
+        """
         ids = [DEFAULT_CAMPAIGN] + [
             f"{c:08x}-cccc-2222-3333-eeeeeeee" for c in range(1, max(campaigns, 1))
         ]

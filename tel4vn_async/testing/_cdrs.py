@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import date, datetime
 from typing import Any, Literal
 
 from aiohttp import web
 
 from ._base import FAKE, FakeBase, int_param, json_response
-from ._cdr_data import CdrMappingName, cdr_facts, cdr_matches, cdr_record
+from ._cdr_data import (
+    DEFAULT_TIMELINE,
+    CdrMappingName,
+    CdrTimeline,
+    cdr_facts,
+    cdr_matches,
+    cdr_record,
+    date_window,
+)
 
 __all__ = ["CdrFake", "CdrMappingName", "ScrollStyle", "routes"]
 
@@ -22,15 +31,64 @@ routes = web.RouteTableDef()
 
 ScrollStyle = Literal["offset", "echo", "scroll_id"]
 
-_CDR_FILTERS = ("start_date", "end_date", "duration", "extension", "phone", "direction")
+_DATE_FILTERS = ("start_date", "end_date")
+_OTHER_FILTERS = ("duration", "extension", "phone", "direction")
+_CDR_FILTERS = _DATE_FILTERS + _OTHER_FILTERS
 
 
 class CdrFake(FakeBase):
-    """FakeTel4vn's CDR controls: ``seed_cdrs(n, mapping=...)``, ``cdr_scroll_style``."""
+    """FakeTel4vn's CDR controls: ``seed_cdrs(n, mapping=..., start=..., end=...)``,
+    ``cdr_scroll_style``."""
 
-    def seed_cdrs(self, n: int, mapping: CdrMappingName = "default") -> None:
-        """Serve ``n`` CDRs in ``mapping``; records are generated from their index on demand."""
-        self.state["cc_cdrs"] = {"count": n, "mapping": mapping, "scrolls": {}}
+    def seed_cdrs(
+        self,
+        n: int,
+        mapping: CdrMappingName = "default",
+        *,
+        start: date | datetime | None = None,
+        end: date | datetime | None = None,
+    ) -> None:
+        """Serve ``n`` CDRs (replacing any seeded before), generated on demand from their
+        index: a million cost no memory.
+
+        The calls are spread evenly from ``start`` to ``end``, oldest first; a ``date``
+        end counts its whole day. Without a range they start at 2024-01-01 08:00, 37 s
+        apart. Statuses, directions, extensions (101 to 103) and durations cycle through
+        every value, so any filter finds some. Times are zone-less, as the API's are.
+
+        Example::
+
+            today = date.today()
+            fake.seed_cdrs(500, start=today - timedelta(days=6), end=today)  # a week
+            async for cdr in cc.cdrs.list(start_date=today):  # about 70 of them
+                ...
+
+        Args:
+            n: how many CDRs (0 or more).
+            mapping: the field names served: ``"default"`` (``time_started``, ...) or
+                ``"flex"`` (``cdrId``, ``dialAt``, ...), two shapes the API has used.
+            start: the first call's start (a date means its midnight).
+            end: when the last call has started by (exclusive; a date means the end of
+                that day).
+
+        Raises:
+            ValueError: ``n`` is negative, or ``end`` is not after ``start``.
+        """
+        if n < 0:
+            raise ValueError(f"n must be 0 or more, got {n}")
+        timeline = CdrTimeline.spanning(n, start, end)
+        self.state["cc_cdrs"] = {
+            "count": n,
+            "mapping": mapping,
+            "timeline": timeline,
+            "scrolls": {},
+        }
+
+    @property
+    def cdr_timeline(self) -> CdrTimeline:
+        """When the seeded calls start: ``cdr_timeline.started(i)`` is CDR ``i``'s time."""
+        timeline: CdrTimeline = self._cdr_state.get("timeline", DEFAULT_TIMELINE)
+        return timeline
 
     @property
     def cdr_scroll_style(self) -> ScrollStyle:
@@ -57,13 +115,17 @@ class CdrFake(FakeBase):
     def cdr_batch(self, query: Any, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
         """The CDRs ``offset..offset+limit`` of those matching ``query``, and their total."""
         cdrs = self._cdr_state
-        count, mapping = cdrs["count"], cdrs["mapping"]
+        count, mapping, timeline = cdrs["count"], cdrs["mapping"], self.cdr_timeline
         if not any(k in query for k in _CDR_FILTERS):
             stop = min(count, offset + limit)
-            return [cdr_record(i, mapping) for i in range(offset, stop)], count
-        # Filtered listings scan every record: fine for the few thousand a test seeds.
-        hits = [i for i in range(count) if cdr_matches(cdr_facts(i), query)]
-        return [cdr_record(i, mapping) for i in hits[offset : offset + limit]], len(hits)
+            return [cdr_record(i, mapping, timeline) for i in range(offset, stop)], count
+        window = date_window(count, timeline, query)
+        if not any(k in query for k in _OTHER_FILTERS):  # dates only: no scan needed
+            page = window[offset : offset + limit]
+            return [cdr_record(i, mapping, timeline) for i in page], len(window)
+        # Other filters scan the date window: fine for the few thousand a test seeds.
+        hits = [i for i in window if cdr_matches(cdr_facts(i, timeline), query)]
+        return [cdr_record(i, mapping, timeline) for i in hits[offset : offset + limit]], len(hits)
 
     def find_cdr(self, key: str) -> dict[str, Any] | None:
         """The CDR whose id or SIP Call-ID is ``key``."""
@@ -72,10 +134,10 @@ class CdrFake(FakeBase):
         if match is None or int(match.group(1), 16) >= cdrs["count"]:
             return None
         i = int(match.group(1), 16)
-        facts = cdr_facts(i)
+        facts = cdr_facts(i, self.cdr_timeline)
         if key.strip() not in (facts["id"], facts["sip_call_id"]):
             return None
-        return cdr_record(i, cdrs["mapping"])
+        return cdr_record(i, cdrs["mapping"], self.cdr_timeline)
 
     def open_scroll(self, position: int) -> str:
         """A new opaque ``scroll_id`` whose next batch starts at CDR ``position``."""
