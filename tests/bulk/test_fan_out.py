@@ -355,7 +355,9 @@ async def test_breaking_out_of_the_loop_stops_pulling(
 async def test_a_429_storm_does_not_multiply_requests(
     fake: FakeTel4vn, pbx: AutocallClient
 ) -> None:
-    fake.limit_rate(OTP, 1000, burst=20)
+    # A burst of 5 against 50 workers starting at once: the storm is certain, however
+    # slow this machine is today.
+    fake.limit_rate(OTP, 600, burst=5)
     jobs = otp_jobs(1000)
     summary = await pbx.fan_out(jobs, concurrency=50).run()
     assert summary.ok == 1000, summary
