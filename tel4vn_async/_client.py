@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json as _json
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from functools import cached_property
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
@@ -301,9 +301,13 @@ class BaseClient:
         self._token_headers = (token.access_token, headers)
         return headers
 
-    async def _attempts(self, request: Request, headers: Mapping[str, str]) -> Any:
-        """Send ``request`` until it succeeds or may not be retried (API.md section 3)."""
-        return await send_with_retries(
+    def _attempts(self, request: Request, headers: Mapping[str, str]) -> Coroutine[Any, Any, Any]:
+        """Send ``request`` until it succeeds or may not be retried (API.md section 3).
+
+        Awaited by the caller: a plain function handing over the coroutine, one await level
+        less on every request.
+        """
+        return send_with_retries(
             self._transport,
             request,
             url=self._base_url + request.path,

@@ -253,6 +253,9 @@ def _field_errors(value: object) -> dict[str, object]:
     return out
 
 
+_NO_SHAPES = ErrorShape.NONE
+
+
 def _looks_failed(body: Mapping[str, Any], shapes: ErrorShape) -> bool:
     """Whether a 2xx body reports a failure: explicit signals, then declared shapes."""
     status = body.get("status")
@@ -265,11 +268,14 @@ def _looks_failed(body: Mapping[str, Any], shapes: ErrorShape) -> bool:
         return True
     if body.get("success") is False:
         return True
-    code = as_int(body.get("code"))
+    code = body.get("code")
+    code = None if code is None else as_int(code)
     if code is not None and (code >= 400 or 0 < code < 100):
         return True
     if body.get("error"):
         return True
+    if shapes is _NO_SHAPES:  # most endpoints: no Flag arithmetic on every answer
+        return False
     if ErrorShape.FIELD_LIST in shapes and isinstance(body.get("content"), list):
         return bool(body["content"])
     if ErrorShape.BARE_MESSAGE in shapes:
@@ -339,9 +345,9 @@ def error_from_body(
     beats a ``code`` inside the body, which beats the HTTP status. For a call-placing
     request, a 5xx other than 503 that names no rejection is ``OutcomeUnknownError``.
     """
-    mapping: Mapping[str, Any] = body if isinstance(body, Mapping) else {}
-    if status < 400 and not (mapping and _looks_failed(mapping, request.error_shapes)):
+    if status < 400 and _reports_success(request, body):
         return None
+    mapping: Mapping[str, Any] = body if isinstance(body, Mapping) else {}
 
     details = _field_errors(mapping.get("content")) or _field_errors(mapping.get("error"))
     data = mapping.get("data")
@@ -386,6 +392,14 @@ def error_from_body(
     )
 
 
+def _reports_success(request: Request, body: object) -> bool:
+    """Whether a decoded body of a status below 400 says it succeeded (``_looks_failed``)."""
+    # type() first: a decoded object is a dict, and the Mapping check is an ABC's.
+    if not (type(body) is dict or isinstance(body, Mapping)) or not body:
+        return True
+    return not _looks_failed(body, request.error_shapes)
+
+
 def _may_have_placed(status: int | None, details: Mapping[str, object]) -> bool:
     """Whether a call-placing request's 5xx leaves the call's fate unknown (API.md 3).
 
@@ -409,7 +423,6 @@ def decode_response(
         TransportError: the body is not JSON (an HTML error page, a truncated body).
         OutcomeUnknownError: the same, for a call-placing request whose answer is lost.
     """
-    retry_after = parse_retry_after(headers.get("Retry-After"))
     if 300 <= status < 400:
         # Redirects are followed for reads only; for anything else one is no answer at all.
         raise TransportError(
@@ -424,6 +437,7 @@ def decode_response(
         try:
             payload = loads(body)
         except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+            retry_after = parse_retry_after(headers.get("Retry-After"))
             kind = headers.get("Content-Type", "").split(";")[0] or "a non-JSON body"
             text = f"HTTP {status}: expected JSON, got {kind}"
             # A call-placing request answered 2xx (or 5xx other than 503) with garbage
@@ -437,6 +451,9 @@ def decode_response(
                 path=request.path,
                 retry_after=retry_after,
             ) from None
+    if status < 400 and _reports_success(request, payload):
+        return payload  # the usual answer: no Retry-After to read, no error to build
+    retry_after = parse_retry_after(headers.get("Retry-After"))
     error = error_from_body(request, status, payload, retry_after=retry_after)
     if error is not None:
         raise error

@@ -8,14 +8,13 @@ two methods can be passed as ``transport=`` (for tests, another HTTP stack, a pr
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
 import errno
+import functools
 import logging
 import os
 import urllib.request
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
@@ -33,8 +32,6 @@ _log = logging.getLogger("tel4vn_async")
 
 # Methods aiohttp re-sends by itself when a kept-alive connection drops (RFC 9112 9.3.1).
 _AIOHTTP_RESENDS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
-# Set while a request that must go out at most once is being sent (see _no_resend).
-_SEND_ONCE: contextvars.ContextVar[bool] = contextvars.ContextVar("tel4vn_send_once", default=False)
 
 
 @attrs.frozen(slots=True)
@@ -73,14 +70,20 @@ async def _no_resend(
 ) -> aiohttp.ClientResponse:
     # aiohttp silently re-sends a GET once when its kept-alive connection drops. A
     # click-to-call is a GET: for those, the drop is re-raised as a type aiohttp won't retry.
+    # Passed with such requests only (``send``): any other goes without a middleware layer.
     try:
         return await handler(request)
     except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
         raise
     except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
-        if not _SEND_ONCE.get():
-            raise
         raise _ResponseLost(_reason(exc)) from exc
+
+
+@functools.lru_cache(maxsize=16, typed=True)
+def _client_timeout(connect: float, sock_read: float) -> aiohttp.ClientTimeout:
+    # Immutable, so one object serves every request with these numbers (building one is
+    # an attrs __init__, on every request otherwise).
+    return aiohttp.ClientTimeout(total=None, connect=connect, sock_read=sock_read)
 
 
 def _reason(exc: BaseException) -> str:
@@ -131,6 +134,7 @@ class AiohttpTransport:
         self._owns_session = http_session is None
         self._trust_env = trust_env
         self._proxies: dict[tuple[str, str], str | None] = {}
+        self._last_origin: tuple[str, str | None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._finalizer: weakref.finalize[Any, AiohttpTransport] | None = None
@@ -155,7 +159,7 @@ class AiohttpTransport:
                 "loop (for example inside the coroutine that asyncio.run() runs)"
             )
         if self._session is None:
-            self._session = aiohttp.ClientSession(middlewares=(_no_resend,))
+            self._session = aiohttp.ClientSession()
             # A client dropped without close() frees its connections when collected, so
             # aiohttp has no "Unclosed client session" to warn about.
             self._finalizer = weakref.finalize(self, close_connections_now, self._session)
@@ -173,9 +177,9 @@ class AiohttpTransport:
         self, request: Request, *, url: str, headers: Mapping[str, str], timeout: float
     ) -> Response:
         http = self._http()
+        retry_safe = request.retry_safe
         extra: dict[str, Any] = {}
-        send_once = not request.retry_safe and request.method in _AIOHTTP_RESENDS
-        if send_once and not self._owns_session:
+        if not retry_safe and request.method in _AIOHTTP_RESENDS:  # at most once
             extra["middlewares"] = (*session_middlewares(http), _no_resend)
         if self._trust_env:
             proxy = self._proxy_for(url)
@@ -185,45 +189,22 @@ class AiohttpTransport:
         if request.json is not None:  # encoded here, with the one codec, whoever's session
             body = dumps(request.json).encode()
             headers = {**headers, "Content-Type": "application/json"}
-        marker = _SEND_ONCE.set(send_once)
+        read_timeout = timeout if request.timeout is None else request.timeout
+        # Every low-level failure of the exchange, as the SDK's error for it (inline rather
+        # than a context manager: this runs on every request).
         try:
-            with self._translated(request, url):
-                async with http.request(
-                    request.method,
-                    url,
-                    params=request.params,
-                    data=body,
-                    headers=headers,
-                    timeout=aiohttp.ClientTimeout(
-                        total=None,
-                        connect=timeout,
-                        sock_read=timeout if request.timeout is None else request.timeout,
-                    ),
-                    # The spec's curl lines follow redirects (-L); only reads may.
-                    allow_redirects=request.retry_safe,
-                    **extra,
-                ) as response:
-                    answer = await response.read()
-        finally:
-            _SEND_ONCE.reset(marker)
-        return Response(response.status, response.headers, answer)
-
-    def _proxy_for(self, url: str) -> str | None:
-        """The proxy the environment names for ``url``'s scheme and host, looked up once."""
-        parts = urlsplit(url)
-        key = (parts.scheme, parts.netloc)
-        if key not in self._proxies:
-            host = parts.hostname or ""
-            proxy = urllib.request.getproxies().get(parts.scheme)
-            bypass = proxy is not None and urllib.request.proxy_bypass(host)
-            self._proxies[key] = None if bypass else proxy
-        return self._proxies[key]
-
-    @contextlib.contextmanager
-    def _translated(self, request: Request, url: str) -> Iterator[None]:
-        """Every low-level failure of one exchange, as the SDK's error for it."""
-        try:
-            yield
+            async with http.request(
+                request.method,
+                url,
+                params=request.params,
+                data=body,
+                headers=headers,
+                timeout=_client_timeout(timeout, read_timeout),
+                # The spec's curl lines follow redirects (-L); only reads may.
+                allow_redirects=retry_safe,
+                **extra,
+            ) as response:
+                answer = await response.read()
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             raise _connect_error(exc, request, url) from exc
         except RuntimeError as exc:
@@ -238,3 +219,21 @@ class AiohttpTransport:
                 method=request.method,
                 path=request.path,
             ) from cause
+        return Response(response.status, response.headers, answer)
+
+    def _proxy_for(self, url: str) -> str | None:
+        """The proxy the environment names for ``url``'s scheme and host, looked up once."""
+        # A URL that begins with the last one's "scheme://netloc/" has that scheme and
+        # netloc: no urlsplit (a client's URLs all share one host; their paths differ).
+        last = self._last_origin
+        if last is not None and url.startswith(last[0]):
+            return last[1]
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        if key not in self._proxies:
+            host = parts.hostname or ""
+            proxy = urllib.request.getproxies().get(parts.scheme)
+            bypass = proxy is not None and urllib.request.proxy_bypass(host)
+            self._proxies[key] = None if bypass else proxy
+        self._last_origin = (f"{parts.scheme}://{parts.netloc}/", self._proxies[key])
+        return self._proxies[key]
