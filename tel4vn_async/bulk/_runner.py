@@ -13,6 +13,11 @@ Stopping (a cancelled ``run()``, Ctrl-C, ``break`` out of ``async for``) is grac
 job is pulled any more, workers that have not sent yet give up (``SKIPPED``, journaled as
 not sent), and calls in flight finish and are journaled. A second cancellation cuts them
 off: their ``started`` lines make them UNKNOWN on the next run.
+
+The ``started`` line is written before the throttle wait, not after: a grant is then
+sent at once, so the rate the server sees is the rate granted, however slow the disk.
+The price: a process killed (SIGKILL) while jobs wait for the throttle leaves those jobs,
+at most ``concurrency``, UNKNOWN on the next run although never sent.
 """
 
 from __future__ import annotations

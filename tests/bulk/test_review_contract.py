@@ -581,17 +581,18 @@ async def test_rate_climbs_back_after_a_429_on_the_first_call(
     fake: FakeTel4vn, pbx: AutocallClient
 ) -> None:
     # concurrency=1 makes the 429 come back before any other call starts, every time.
+    # The rate in force is read from the runner's throttle rather than timed: tests assert
+    # no wall-clock figures (a busy machine sends slower than any rate).
     rate = 60
     fake.inject(OTP, status=429, retry_after=0.1)
-    runner = pbx.fan_out([otp(i) for i in range(300)], concurrency=1, rate=rate)
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(runner.run(), timeout=1.7)
-    log = fake.received(OTP)
-    t0 = next(r.received_at for r in log if r.status == 429)
-    window = [r for r in log if t0 + 0.6 <= r.received_at < t0 + 1.6]
-    # Multiplicative decrease then recovery: half a second after a lone 429 (and its 0.1 s
-    # Retry-After) the run goes at half its rate or better (a plain halving would pass).
-    assert len(window) >= rate / 2, f"{len(window)} calls in a second at rate={rate}"
+    runner = pbx.fan_out([otp(i) for i in range(20)], concurrency=1, rate=rate)
+    summary = await runner.run()
+    assert summary.ok == 20
+    assert summary.throttled == 1
+    # One multiplicative decrease from the user's rate, then recovery: never the
+    # one-call "measured" rate of the first tenth of a second.
+    assert runner._throttle.rate is not None
+    assert runner._throttle.rate >= 0.7 * rate
 
 
 # =========================================================================== journal
