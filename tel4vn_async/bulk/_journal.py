@@ -214,12 +214,15 @@ class Journal:
         name = os.fspath(path)
         opening = _Opening()
         loop = asyncio.get_running_loop()
+        replay = loop.run_in_executor(None, _open_file, name, ledger, sync, opening)
         try:
-            fd, header, done = await loop.run_in_executor(
-                None, _open_file, name, ledger, sync, opening
-            )
+            fd, header, done = await asyncio.shield(replay)
         except asyncio.CancelledError:
             opening.abandon()
+            # The thread writes to the caller's ledger: wait for it to stop (it stops
+            # within a thousand lines), so the caller may close the ledger at once.
+            with contextlib.suppress(Exception):
+                await replay
             raise
         return cls(name, fd, header, done, sync, clock)
 
@@ -255,6 +258,9 @@ class Journal:
 
     async def started(self, key: str, *, callee: str) -> None:
         """Journal that ``key`` is about to be dialled; returns once the line is durable.
+
+        Cancelled, the line may still be written: a rerun then finds the job started
+        (unknown) unless a finished line follows.
 
         Raises:
             JournalError: the journal is closed or cannot be written; dial nothing.

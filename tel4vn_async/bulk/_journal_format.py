@@ -72,8 +72,11 @@ class Started:
     """A job is about to be dialled."""
 
     key: str
+    """The job's key."""
     callee: str
+    """The number it rings: for a person reading the journal."""
     at: float
+    """Unix time the line was written."""
 
 
 @attrs.frozen
@@ -81,11 +84,17 @@ class Finished:
     """A dialled job's result is known."""
 
     key: str
-    status: str  # "ok" | "failed" | "unknown"
+    """The job's key."""
+    status: str
+    """``"ok"``, ``"failed"`` or ``"unknown"``."""
     call_id: str | None = None
+    """The placed call's id."""
     error: str | None = None
+    """``"ErrorClass: message"``, already scrubbed of secrets."""
     retryable: bool = False
+    """The call provably never reached the server."""
     at: float = 0.0
+    """Unix time the line was written."""
     started_at: float | None = None
     """When this run's started line for the key was written (None: not in this run)."""
 
@@ -179,8 +188,10 @@ def decode(raw: bytes) -> Line:
         )
     if fields.get("format") == FORMAT:
         version = fields.get("version")
+        if type(version) is int and version > VERSION:
+            raise _NewerFormat(f"journal format {version}; this tel4vn_async reads {VERSION}")
         if version != VERSION:
-            raise _NewerFormat(f"journal format {version!r}; this tel4vn_async reads {VERSION}")
+            raise ValueError(f"unknown journal format {version!r}")
         head = _get(fields, "head", int)
         if head < 0:
             raise ValueError(f"negative head {head}")
@@ -261,19 +272,23 @@ def scan(lines: Iterable[bytes], record: Callable[[Entry], None], *, name: str) 
             if after is None:
                 return Scan(header, end, number - 1)  # torn: cut, never replayed
             raise JournalError(
-                f"journal {name} is damaged at line {number} ({err}); lines after it would"
-                " be lost: repair or move the file, or use a new journal"
+                f"journal {name} is damaged at line {number} ({err}): it cannot be resumed"
+                " safely; repair that line, or use a new journal"
             ) from None
         record(entry_of(line))
         end += len(raw)
     return Scan(header, end, number)
 
 
-def read_lines(file: IO[bytes], stop: Callable[[], bool] = bool) -> Iterator[bytes]:
+def _never() -> bool:
+    return False
+
+
+def read_lines(file: IO[bytes], stop: Callable[[], bool] = _never) -> Iterator[bytes]:
     """The lines of a binary file, streamed (the first one at most ``HEADER_MAX`` long);
     ends early once ``stop()`` is true."""
     yield file.readline(HEADER_MAX)
     for count, raw in enumerate(file):
-        if count % 4096 == 0 and stop():
+        if count % 1024 == 0 and stop():
             return
         yield raw

@@ -15,6 +15,7 @@ import threading
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -65,9 +66,21 @@ class Syncs:
         os.fsync(fd)
 
 
+def as_json_reads(line: Line) -> Any:
+    """``line`` as a JSON reader gives it back: a surrogate pair as the character it
+    encodes (a Python str can hold either; JSON knows no difference)."""
+
+    def pair(_: object, __: object, value: object) -> object:
+        if isinstance(value, str):
+            return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+        return value
+
+    return type(line)(**attrs.asdict(line, value_serializer=pair))
+
+
 def states(lines: list[Started | Finished]) -> dict[str, Entry]:
     """The model of a replay: each key's state is its last line's."""
-    return {line.key: entry_of(line) for line in lines}
+    return {line.key: entry_of(as_json_reads(line)) for line in lines}
 
 
 def replay(data: bytes) -> tuple[Header | None, dict[str, Entry], int]:
@@ -79,7 +92,9 @@ def replay(data: bytes) -> tuple[Header | None, dict[str, Entry], int]:
 # ---------------------------------------------------------------------- the lines, pure
 
 # Any text, lone surrogates included: they must survive the trip through UTF-8.
-texts = st.text(st.characters(exclude_categories=()), max_size=12)
+texts = st.text(max_size=12) | st.lists(
+    st.characters() | st.characters(categories=["Cs"]), max_size=12
+).map("".join)
 times = st.integers(946684800000, 4102444800000).map(lambda ms: ms / 1000)  # 2000..2100
 headers = st.builds(
     Header, fingerprint=texts, head=st.integers(0, 10**12), created=times, sdk=texts
@@ -130,18 +145,18 @@ def test_each_kind_of_line_reads_as_documented() -> None:
 
 
 @given(line=st.one_of(headers, events))
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 def test_any_line_round_trips_on_one_line(line: Line) -> None:
     raw = encode(line)
 
     assert raw.count(b"\n") == 1
     assert raw.endswith(b"\n")
     raw.decode("utf-8")  # strict UTF-8, whatever the text held
-    assert decode(raw) == line
+    assert decode(raw) == as_json_reads(line)
 
 
 @given(journal=journals, data=st.data())
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_a_journal_cut_at_any_byte_replays_to_a_prefix_of_its_states(
     journal: tuple[Header, list[Started | Finished]], data: st.DataObject
 ) -> None:
@@ -153,13 +168,13 @@ def test_a_journal_cut_at_any_byte_replays_to_a_prefix_of_its_states(
     got_header, got, end = replay(whole[:cut])  # never raises
 
     whole_lines = whole[:cut].count(b"\n")  # a line without its newline is torn
-    assert got_header == (header if whole_lines else None)
+    assert got_header == (as_json_reads(header) if whole_lines else None)
     assert got == states(lines[: max(whole_lines - 1, 0)])
     assert end == len(b"".join(raws[:whole_lines]))
 
 
 @given(journal=journals, data=st.data())
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 def test_a_damaged_line_is_refused_by_number_unless_it_is_the_last(
     journal: tuple[Header, list[Started | Finished]], data: st.DataObject
 ) -> None:
@@ -558,18 +573,15 @@ async def test_replay_runs_off_the_loop_and_a_cancelled_open_unlocks(tmp_path: P
 
     slow.hold.clear()
     opening = asyncio.ensure_future(Journal.open(path, slow))
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.05)  # the replay is under way, held
     opening.cancel()
+    asyncio.get_running_loop().call_later(0.05, slow.hold.set)
     with pytest.raises(asyncio.CancelledError):
         await opening
-    slow.hold.set()
+    # Cancelled open() returned once its thread was done with the ledger and the file.
+    slow.hold.clear()  # a replay still running would now block, and fail below
     slow.close()
-    for _ in range(100):  # the replay thread stops, unlocks and closes the file
-        try:
-            journal, ledger = await reopen(path)
-            break
-        except JournalError:
-            await asyncio.sleep(0.01)
+    journal, ledger = await reopen(path)  # unlocked
     await journal.close()
     assert isinstance(ledger.claim("k9"), Entry)
     ledger.close()
