@@ -3,7 +3,7 @@
     .venv/bin/python examples/bulk_otp_csv.py [jobs.csv] [--journal run.jsonl]
 
 The CSV has a header row and the columns ``callee,code`` (and optionally ``key``). Without
-a file, a sample of 500 rows is written to a temporary folder. Runs against the embedded
+a file, a sample of 200 rows is written to a temporary folder. Runs against the embedded
 fake server unless TEL4VN_AUTOCALL_URL/TEL4VN_BASE_URL and an api_key are set (then also
 set TEL4VN_CAMPAIGN_ID, TEL4VN_CALLER and TEL4VN_TEMPLATE).
 
@@ -44,7 +44,7 @@ def read_jobs(path: Path, *, campaign: str, caller: str, template: str) -> Itera
             )
 
 
-def sample_csv(folder: Path, rows: int = 500) -> Path:
+def sample_csv(folder: Path, rows: int = 200) -> Path:
     path = folder / "jobs.csv"
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)

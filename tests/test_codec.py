@@ -29,7 +29,7 @@ def test_orjson_is_the_codec_in_the_test_environment() -> None:
     assert _codec.CODEC == "orjson"  # the test extra installs it
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(JSON)
 def test_both_codecs_read_and_write_the_same_values(value: object) -> None:
     text = json.dumps(value)

@@ -250,7 +250,7 @@ TIME_TEXT = st.from_regex(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(text=TIME_TEXT | st.text(max_size=30))
 def test_parse_datetime_as_the_regex_parser_on_any_text(text: str) -> None:
     assert _parsed(parse_datetime, text) == _parsed(old.parse_datetime, text)
@@ -375,7 +375,7 @@ def test_enum_values_as_the_generic_converter(enum: type[ApiEnum]) -> None:
             assert _outcome(structure, value, cls) == _outcome(old.structure, value, cls)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(text=st.text(max_size=12), upper=st.booleans())
 def test_enum_text_as_the_generic_converter(text: str, upper: bool) -> None:
     text = text.upper() if upper else text

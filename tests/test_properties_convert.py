@@ -25,7 +25,7 @@ MODELS = sorted(
     key=lambda cls: cls.__name__,
 )
 NOW = 1_700_000_000.0
-PROPERTY = settings(max_examples=200, deadline=None)
+PROPERTY = settings(max_examples=50, deadline=None)
 
 
 def _keys_of(cls: type) -> list[str]:

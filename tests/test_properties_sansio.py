@@ -51,7 +51,7 @@ def _decode(request: Request, status: int, headers: dict[str, str], body: bytes)
         return error
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(REQUESTS, st.integers(min_value=100, max_value=599), HEADERS, JSON)
 def test_any_json_answer_decodes_or_raises_a_typed_error(
     request: Request, status: int, headers: dict[str, str], body: object
@@ -65,7 +65,7 @@ def test_any_json_answer_decodes_or_raises_a_typed_error(
         assert outcome.body == redact(body)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(REQUESTS, st.integers(min_value=100, max_value=599), HEADERS, st.binary(max_size=200))
 def test_any_bytes_decode_or_raise_a_typed_error(
     request: Request, status: int, headers: dict[str, str], body: bytes

@@ -115,14 +115,14 @@ def test_every_model_is_checked() -> None:
 
 
 @pytest.mark.parametrize("cls", MODELS, ids=lambda cls: cls.__name__)
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(data=st.data())
 def test_any_model_is_json_safe(cls: type, data: st.DataObject) -> None:
     _assert_plain(data.draw(_build(cls)))
 
 
 @pytest.mark.parametrize("cls", [Account, Event], ids=lambda cls: cls.__name__)
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(data=st.data())
 def test_secrets_are_left_out_unless_asked_for(cls: type, data: st.DataObject) -> None:
     secrets = dict.fromkeys(_secret_fields(cls), KEY)
