@@ -463,15 +463,21 @@ def check_list(
 JsonValue = None | bool | int | float | str | list[Any] | dict[str, Any]
 
 
-def _decimal(value: Decimal, field: str) -> int | float | str:
-    if not value.is_finite():
-        _fail(field, f"must be a finite number, got {_show(str(value))}")
+def json_decimal(value: Decimal) -> int | float | str:
+    """A finite ``Decimal`` as JSON can hold it: an int when whole and within 64 bits, a
+    float when that loses no digit, else its exact text."""
     if value == value.to_integral_value() and -_INT64 <= value < _INT64:
         return int(value)
     number = float(value)
     if math.isfinite(number) and Decimal(repr(number)) == value:
         return number
     return str(value)  # a float would lose digits: the exact value, as text
+
+
+def _decimal(value: Decimal, field: str) -> int | float | str:
+    if not value.is_finite():
+        _fail(field, f"must be a finite number, got {_show(str(value))}")
+    return json_decimal(value)
 
 
 def check_key(key: object, field: str) -> str:

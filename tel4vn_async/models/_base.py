@@ -35,25 +35,18 @@ from uuid import UUID
 import attrs
 
 from .._sansio import redact
+from .._validate import json_decimal
 
 __all__ = ["SECRET", "Model", "to_plain"]
 
 SECRET = "secret"
 """The field metadata key marking a secret (``attrs.field(metadata={SECRET: True})``)."""
 
-_INT64 = 1 << 63
 _MAX_DEPTH = 64
 
 
 def _decimal(value: Decimal) -> int | float | str | None:
-    if not value.is_finite():
-        return None
-    if value == value.to_integral_value() and -_INT64 <= value < _INT64:
-        return int(value)
-    number = float(value)
-    if math.isfinite(number) and Decimal(repr(number)) == value:
-        return number
-    return str(value)  # a float would lose digits: the exact value, as text
+    return json_decimal(value) if value.is_finite() else None
 
 
 def _key(key: object) -> str:
