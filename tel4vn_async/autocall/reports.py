@@ -26,7 +26,12 @@ class Reports(APIResource):
     """Reports of the calls placed: one per call, with its times, key press and params."""
 
     def list(
-        self, caller: str | None = None, callee: str | None = None, page_size: int = 100
+        self,
+        caller: str | None = None,
+        callee: str | None = None,
+        page_size: int = 100,
+        *,
+        offset: int = 0,
     ) -> AsyncPager[Report]:
         """Every call report, optionally of one caller and/or callee, page by page.
 
@@ -40,13 +45,14 @@ class Reports(APIResource):
             caller: only calls from this number (3 to 15 digits, an optional ``+``).
             callee: only calls to this number, likewise.
             page_size: records per request (``limit``), 1 to 1000.
+            offset: skip this many reports first (to resume a listing), 0 or more.
 
         Raises:
             ValidationError: a bad argument, before anything is sent.
         """
         query: dict[str, object] = {
             "limit": check_int(page_size, "page_size", low=1, high=_MAX_PAGE),
-            "offset": 0,
+            "offset": check_int(offset, "offset"),
         }
         if caller is not None:
             query["caller"] = check_phone(caller, "caller")

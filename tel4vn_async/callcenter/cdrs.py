@@ -75,6 +75,7 @@ class Cdrs(APIResource):
         direction: CallDirection | str | None = None,
         page_size: int = 500,
         prefetch: int = 1,
+        offset: int = 0,
     ) -> AsyncPager[Cdr]:
         """Every CDR matching the filters, in the API's scroll mode.
 
@@ -97,6 +98,9 @@ class Cdrs(APIResource):
             prefetch: pages requested ahead while you iterate, 1 or 2. With 2, an offset
                 listing with a known ``total`` keeps two requests in flight (never past
                 the total; a scroll id is only known from the answer, so it stays at 1).
+            offset: skip this many CDRs first (to resume a listing), 0 or more: the first
+                request's offset cursor; a server that answers with a scroll id then
+                goes on from its own cursor.
 
         Raises:
             ValidationError: a filter is malformed; raised here, before anything is sent.
@@ -111,6 +115,8 @@ class Cdrs(APIResource):
             direction=direction,
         )
         query["limit"] = check_int(page_size, "page_size", low=1, high=MAX_PAGE_SIZE)
+        if check_int(offset, "offset"):  # the first request names no cursor by default
+            query["offset"] = offset
         return PrefetchPager(
             self._fetch, _to_cdr, query, follow_scroll, path="/v2/cdr", prefetch=ahead
         )

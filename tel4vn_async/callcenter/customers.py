@@ -37,7 +37,9 @@ class Customers(APIResource):
     async def _fetch(self, query: Query) -> Page[Customer]:
         return await self._get_page("/v2/customer", query, _to_customer)
 
-    def list(self, campaign_id: str | None = None, *, page_size: int = 100) -> AsyncPager[Customer]:
+    def list(
+        self, campaign_id: str | None = None, *, page_size: int = 100, offset: int = 0
+    ) -> AsyncPager[Customer]:
         """Every customer (of one campaign, if given), paged by ``limit``/``offset``.
 
         API: GET /v2/customer
@@ -45,13 +47,14 @@ class Customers(APIResource):
         Args:
             campaign_id: only this campaign's customers (up to 255 characters).
             page_size: customers per request (``limit``), 1 to 10,000.
+            offset: skip this many customers first (to resume a listing), 0 or more.
 
         Raises:
-            ValidationError: a bad page size or an empty campaign id; nothing sent.
+            ValidationError: a bad page size, offset or an empty campaign id; nothing sent.
         """
         query: dict[str, Any] = {
             "limit": check_int(page_size, "page_size", low=1, high=MAX_PAGE_SIZE),
-            "offset": 0,
+            "offset": check_int(offset, "offset"),
         }
         if campaign_id is not None:
             query["campaign_id"] = check_id(campaign_id, "campaign_id")

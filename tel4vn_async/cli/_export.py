@@ -65,12 +65,6 @@ def _output_options(func: F) -> F:
     return func
 
 
-def _start_at(pager: AsyncPager[Any], offset: int) -> None:
-    # The listings take no offset argument: set it on the pager's first query, which
-    # every listing here pages from (CDR scroll mode takes it as its offset cursor).
-    pager._first["offset"] = offset
-
-
 def _client(settings: Settings, family: str) -> Client:
     return settings.callcenter() if family == "callcenter" else settings.autocall()
 
@@ -164,16 +158,16 @@ def _export(
         raise CliError(f"--output {output}: no such directory {output.parent}")
     form = infer_format(fmt, output)
     cols = columns(listing.model, raw=raw)
-    client = _client(settings, listing.family)  # ConfigurationError: exit 2, nothing sent
-    try:
-        pager = listing.pager(client)(**filters)  # ValidationError: exit 2, nothing sent
-    except BaseException:
-        asyncio.run(client.close())
-        raise
     existing = Existing()
     if resume and output is not None:
         existing = scan(output, form, cols, listing.id_field)
-        _start_at(pager, existing.records)
+    client = _client(settings, listing.family)  # ConfigurationError: exit 2, nothing sent
+    try:
+        # ValidationError: exit 2, nothing sent. Every listing here takes an offset.
+        pager = listing.pager(client)(**filters, offset=existing.records)
+    except BaseException:
+        asyncio.run(client.close())
+        raise
     run = _Run(listing, output, before=existing.records)
     sink = _Sink(output, form, cols, existing)
     try:
