@@ -7,12 +7,17 @@ Not a benchmark itself; the ``bench_*.py`` scripts next to it import it.
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
+import select
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import aiohttp
@@ -206,3 +211,47 @@ def render_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(header), rule, *(line(row) for row in rows)])
+
+
+LEAN_SERVER = Path(__file__).resolve().parent / "_lean_server.py"
+
+
+def start_lean_server(
+    args: Sequence[str], env: Mapping[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """``_lean_server.py`` with ``args`` in a process of its own; its port once it serves."""
+    server = subprocess.Popen(  # noqa: S603 - our own script, with this interpreter
+        [sys.executable, str(LEAN_SERVER), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=None if env is None else dict(env),
+    )
+    try:
+        assert server.stdout is not None
+        ready, _, _ = select.select([server.stdout], [], [], 120)
+        line = server.stdout.readline() if ready else b""
+        if not line:
+            raise RuntimeError("the lean server did not start (see its errors above)")
+        port = int(json.loads(line)["port"])
+    except BaseException:
+        stop_server(server)
+        raise
+    return server, port
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    """Close its stdin (it stops on EOF), then SIGTERM, then SIGKILL: it never outlives us."""
+    try:
+        if server.stdin is not None:
+            server.stdin.close()
+        server.wait(5)
+    except (OSError, subprocess.TimeoutExpired):
+        server.terminate()
+        try:
+            server.wait(5)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    finally:
+        if server.stdout is not None:
+            server.stdout.close()

@@ -33,7 +33,6 @@ import gc
 import json
 import os
 import platform
-import select
 import shlex
 import statistics
 import subprocess
@@ -49,11 +48,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from _benchutil import render_table
+from _benchutil import render_table, start_lean_server, stop_server
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SERVER = HERE / "_lean_server.py"
 OTP_PATH = "/v1/autocall/otp"
 CALLER, TEMPLATE, CAMPAIGN = "02873000000", "otp_demo", 1
 MB = 1_000_000
@@ -84,40 +82,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def start_server(latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
     """The lean server in a process of its own (one CDR: none is read here); its URL."""
-    cmd = [sys.executable, str(SERVER), "--cdrs", "1", "--by-id", "1"]
-    cmd += ["--latency", f"{latency_ms:g}"]
-    server = subprocess.Popen(  # noqa: S603 - our own script, with this interpreter
-        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE
-    )
-    try:
-        assert server.stdout is not None
-        ready, _, _ = select.select([server.stdout], [], [], 120)
-        line = server.stdout.readline() if ready else b""
-        if not line:
-            raise RuntimeError("the lean server did not start (see its errors above)")
-        port = int(json.loads(line)["port"])
-    except BaseException:
-        stop_server(server)
-        raise
+    args = ["--cdrs", "1", "--by-id", "1", "--latency", f"{latency_ms:g}"]
+    server, port = start_lean_server(args)
     return server, f"http://127.0.0.1:{port}"
-
-
-def stop_server(server: subprocess.Popen[bytes]) -> None:
-    """Close its stdin (it stops on EOF), then SIGTERM, then SIGKILL: it never outlives us."""
-    try:
-        if server.stdin is not None:
-            server.stdin.close()
-        server.wait(5)
-    except (OSError, subprocess.TimeoutExpired):
-        server.terminate()
-        try:
-            server.wait(5)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-    finally:
-        if server.stdout is not None:
-            server.stdout.close()
 
 
 async def control(http: aiohttp.ClientSession, url: str, what: str) -> dict[str, Any]:

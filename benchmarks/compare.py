@@ -35,7 +35,6 @@ import importlib.util
 import json
 import os
 import platform
-import select
 import shlex
 import statistics
 import subprocess
@@ -46,9 +45,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from _benchutil import start_lean_server, stop_server
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SERVER = HERE / "_lean_server.py"
 RESULTS = HERE / "RESULTS.md"
 
 STDLIB, ORJSON = "stdlib json", "orjson"
@@ -128,40 +128,10 @@ def child_env(*, hide_orjson: bool) -> dict[str, str]:
 
 def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen[bytes], int]:
     """The lean server in a process of its own; its port once it serves."""
-    cmd = [sys.executable, str(SERVER), "--cdrs", str(args.cdrs), "--page-size"]
-    cmd.append(str(args.page_size))
-    server = subprocess.Popen(  # noqa: S603 - our own script, with this interpreter
-        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=child_env(hide_orjson=False)
+    return start_lean_server(
+        ["--cdrs", str(args.cdrs), "--page-size", str(args.page_size)],
+        env=child_env(hide_orjson=False),
     )
-    try:
-        assert server.stdout is not None
-        ready, _, _ = select.select([server.stdout], [], [], 120)
-        line = server.stdout.readline() if ready else b""
-        if not line:
-            raise RuntimeError("the lean server did not start (see its errors above)")
-        port = int(json.loads(line)["port"])
-    except BaseException:
-        stop_server(server)
-        raise
-    return server, port
-
-
-def stop_server(server: subprocess.Popen[bytes]) -> None:
-    """Close its stdin (it stops on EOF), then SIGTERM, then SIGKILL: it never outlives us."""
-    try:
-        if server.stdin is not None:
-            server.stdin.close()
-        server.wait(5)
-    except (OSError, subprocess.TimeoutExpired):
-        server.terminate()
-        try:
-            server.wait(5)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-    finally:
-        if server.stdout is not None:
-            server.stdout.close()
 
 
 def check_alive(server: subprocess.Popen[bytes]) -> None:
