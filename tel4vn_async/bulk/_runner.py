@@ -33,19 +33,17 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import attrs
 
+from .._sansio import Request, should_retry
 from .._transport import AiohttpTransport
 from .._validate import check_flag, check_int, check_number
 from ..errors import (
     AuthenticationError,
     ClientClosedError,
-    ConnectError,
     OutcomeUnknownError,
-    RateLimitError,
-    ServerError,
     Tel4vnError,
     ValidationError,
 )
-from ._jobs import Prepared, given_key, prepare
+from ._jobs import OTP_PATH, Prepared, given_key, prepare
 from ._journal import Journal
 from ._ledger import Claim, Entry, Ledger
 from ._pacing import SLOT, NotSent, Phase, Slot, paced_client
@@ -69,12 +67,17 @@ OnResult = Callable[[JobResult], "Awaitable[None] | None"]
 """A callback given each job's result as it is known: plain or async."""
 
 
+# The retry rule of section 3 for a call-placing request: what it would retry was
+# provably never placed (no connection, 429, 503).
+_A_CALL = Request("POST", OTP_PATH, places_call=True)
+
+
 def _not_placed(error: Tel4vnError) -> bool:
     """Whether a failure proves the call never reached the PBX, transiently: worth a retry
     on the next run of the journal."""
-    if isinstance(error, RateLimitError | ConnectError | AuthenticationError | ClientClosedError):
+    if isinstance(error, AuthenticationError | ClientClosedError):
         return True  # refused before any processing, or never sent
-    return isinstance(error, ServerError) and error.status == 503
+    return should_retry(_A_CALL, error)
 
 
 class BulkRunner:

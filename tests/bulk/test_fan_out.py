@@ -484,3 +484,28 @@ async def test_a_concurrency_above_the_connection_pool_is_warned_of(
     ):
         await big.fan_out(otp_jobs(3, start=10), concurrency=150).run()
     assert "exceeds" not in caplog.text
+
+
+async def test_a_rerun_retries_what_was_refused_unprocessed_and_skips_other_refusals(
+    fake: FakeTel4vn, pbx: AutocallClient, tmp_path: Path
+) -> None:
+    journal = tmp_path / "run.jsonl"
+    jobs = [*otp_jobs(2), OtpJob(callee(7), "1", "not_yet_made", CALLER, 1)]
+    fake.inject(OTP, status=429, times=4)  # the first job: every try refused, unprocessed
+    first = sorted(
+        await collect(pbx.fan_out(jobs, concurrency=1, journal=journal)), key=lambda r: r.index
+    )
+    assert [r.status for r in first] == [JobStatus.FAILED, JobStatus.OK, JobStatus.FAILED]
+    assert isinstance(first[2].error, BadRequestError)
+    assert fake.dials[callee(0)] == 0
+
+    again = sorted(await collect(pbx.fan_out(jobs, journal=journal)), key=lambda r: r.index)
+    assert [r.status for r in again] == [JobStatus.OK, JobStatus.SKIPPED, JobStatus.SKIPPED]
+    assert "retry_failed=True" in (again[2].reason or "")
+    assert fake.dials[callee(0)] == 1
+
+    fake.seed_template(1, "not_yet_made", "code {{code_otp}}", kind="otp")
+    last = await pbx.fan_out(jobs, journal=journal, retry_failed=True).run()
+    assert (last.ok, last.skipped) == (1, 2)
+    assert fake.dials[callee(7)] == 1
+    assert fake.dials[callee(1)] == 1
