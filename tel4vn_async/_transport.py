@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import functools
+import inspect
 import logging
 import os
 import urllib.request
@@ -31,6 +32,8 @@ __all__ = ["AiohttpTransport", "Response", "Transport"]
 _log = logging.getLogger("tel4vn_async")
 
 # Methods aiohttp re-sends by itself when a kept-alive connection drops (RFC 9112 9.3.1).
+# The pool a ClientSession() gets when given no connector (aiohttp's documented default).
+_AIOHTTP_POOL: int = inspect.signature(aiohttp.TCPConnector).parameters["limit"].default
 _AIOHTTP_RESENDS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
 
@@ -146,6 +149,14 @@ class AiohttpTransport:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def connection_limit(self) -> int | None:
+        """How many connections its pool opens at most (0: no limit); None if unknown."""
+        session = self._session
+        if session is None:  # made on first use, with aiohttp's default pool
+            return _AIOHTTP_POOL if self._owns_session else None
+        return session.connector.limit if session.connector is not None else None
 
     def _http(self) -> aiohttp.ClientSession:
         if self._closed:

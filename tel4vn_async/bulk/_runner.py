@@ -30,7 +30,6 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import attrs
 
 from .._sansio import Request, should_retry
@@ -60,8 +59,6 @@ __all__ = ["BulkRunner", "OnResult"]
 
 _log = logging.getLogger("tel4vn_async.bulk")
 _MAX_CONCURRENCY = 10_000
-
-_AIOHTTP_POOL = inspect.signature(aiohttp.TCPConnector).parameters["limit"].default
 
 OnResult = Callable[[JobResult], "Awaitable[None] | None"]
 """A callback given each job's result as it is known: plain or async."""
@@ -187,7 +184,8 @@ class BulkRunner:
 
     async def _open(self) -> None:
         self._pbx._check_open()
-        pool = _connection_limit(self._pbx)
+        transport = self._pbx._transport
+        pool = transport.connection_limit if isinstance(transport, AiohttpTransport) else None
         if pool and self._concurrency > pool:
             _log.warning(
                 "concurrency=%d exceeds the client's pool of %d HTTP connections: at most "
@@ -445,17 +443,6 @@ class BulkRunner:
                 await self._journal.close()
             if self._ledger is not None:
                 self._ledger.close()
-
-
-def _connection_limit(client: AutocallClient) -> int | None:
-    """How many connections the client's aiohttp pool allows (0: no limit), if known."""
-    transport = client._transport
-    if not isinstance(transport, AiohttpTransport):
-        return None
-    session = transport._session
-    if session is None:  # made on first use, with aiohttp's default pool
-        return _AIOHTTP_POOL if transport._owns_session else None
-    return session.connector.limit if session.connector is not None else None
 
 
 def _text(error: Tel4vnError) -> str:
