@@ -3,7 +3,7 @@
 from ._retry import Attempt, RetryPolicy
 from ._sansio import ErrorShape
 from ._session import Session
-from ._token import MemoryTokenStore, Token, TokenStore
+from ._token import MemoryTokenStore, SharedTokenStore, Token, TokenStore
 from ._transport import AiohttpTransport, Response, Transport
 from ._version import __version__
 from .autocall import AutocallClient
@@ -23,6 +23,7 @@ from .errors import (
     OutcomeUnknownError,
     RateLimitError,
     ServerError,
+    StoreError,
     Tel4vnError,
     TransportError,
     UserBusyError,
@@ -112,8 +113,10 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "Session",
+    "SharedTokenStore",
     "Sound",
     "SpokenNumber",
+    "StoreError",
     "Tel4vnError",
     "Token",
     "TokenStore",

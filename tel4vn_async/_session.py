@@ -9,7 +9,14 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 
-from ._token import MemoryTokenStore, Token, TokenStore, needs_refresh, refresh_at
+from ._token import (
+    MemoryTokenStore,
+    SharedTokenStore,
+    Token,
+    TokenStore,
+    needs_refresh,
+    refresh_at,
+)
 from .errors import ClientClosedError
 
 __all__ = ["Session"]
@@ -23,6 +30,10 @@ class Session:
     Any number of concurrent callers that find the token missing or stale share one
     token request (single flight). A failed refresh raises its error to every caller
     waiting on it; the next call tries again. Get it as ``client.session``.
+
+    With a ``SharedTokenStore`` (such as ``RedisTokenStore``) the single flight spans the
+    fleet: this process's one refresh at a time asks the store, which fetches a token in
+    exactly one process and hands it to the others.
     """
 
     def __init__(
@@ -36,6 +47,10 @@ class Session:
         self._fetch = fetch
         self._leeway = refresh_leeway
         self._store: TokenStore = token_store if token_store is not None else MemoryTokenStore()
+        # Decided once: the refresh path then needs no isinstance check of a Protocol.
+        self._shared = self._store if isinstance(self._store, SharedTokenStore) else None
+        # Tokens refused since the last refresh, to discard from the shared store.
+        self._refused: list[Token] = []
         self._clock = clock
         self._token: Token | None = None
         # When the token in hand goes stale, as a float: the hot path's only check.
@@ -99,7 +114,10 @@ class Session:
 
     def invalidate(self, token: Token) -> None:
         """Forget ``token`` after the server refused it; a newer token is kept."""
-        self._rejected.append(token.access_token)
+        if token.access_token not in self._rejected:
+            self._rejected.append(token.access_token)
+            if self._shared is not None:
+                self._refused.append(token)
         if self._token is not None and self._token.access_token == token.access_token:
             self._hold(None)
 
@@ -111,23 +129,38 @@ class Session:
 
     async def _obtain(self) -> Token:
         try:
+            if self._shared is not None:
+                return await self._obtain_shared(self._shared)
             stored = await self._store.load()
-            if (
-                stored is not None
-                and stored.access_token not in self._rejected
-                and not needs_refresh(stored, self._clock(), self._leeway)
-            ):
+            if stored is not None and self._usable(stored):
                 self._hold(stored)
                 return stored
-            self.refresh_count += 1
-            _log.debug("fetching a new access token")
-            token = await self._fetch()
+            token = await self._fetch_counted()
             self._hold(token)
             await self._store.save(token)
             return token
         finally:
             # Cleared as the task ends, so a caller arriving after a failure starts afresh.
             self._inflight = None
+
+    async def _obtain_shared(self, store: SharedTokenStore) -> Token:
+        refused, self._refused = self._refused, []
+        for token in refused:
+            await store.discard(token)
+        token = await store.obtain(self._fetch_counted, self._usable)
+        self._hold(token)
+        return token
+
+    def _usable(self, token: Token) -> bool:
+        """Whether a stored token will do: not refused here, and not stale."""
+        return token.access_token not in self._rejected and not needs_refresh(
+            token, self._clock(), self._leeway
+        )
+
+    async def _fetch_counted(self) -> Token:
+        self.refresh_count += 1
+        _log.debug("fetching a new access token")
+        return await self._fetch()
 
     def secrets(self) -> tuple[str, ...]:
         """Every token string this session has held, for scrubbing error text."""

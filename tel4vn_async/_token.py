@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeGuard, runtime_checkable
 
@@ -12,6 +12,7 @@ import attrs
 
 __all__ = [
     "MemoryTokenStore",
+    "SharedTokenStore",
     "Token",
     "TokenStore",
     "needs_refresh",
@@ -232,6 +233,48 @@ class TokenStore(Protocol):
 
     async def save(self, token: Token) -> None:
         """Store ``token``, replacing any other."""
+
+
+@runtime_checkable
+class SharedTokenStore(TokenStore, Protocol):
+    """A ``TokenStore`` shared by a fleet of processes, with a single flight across them.
+
+    A ``Session`` whose store has these methods leaves the whole refresh to it: when the
+    token in hand is missing or stale, the session (one call per process at a time) asks
+    the store to ``obtain`` one, and tells it to ``discard`` a token the server refused.
+    ``RedisTokenStore`` (``tel4vn_async.redis``) is one.
+    """
+
+    async def obtain(
+        self,
+        fetch: Callable[[], Awaitable[Token]],
+        usable: Callable[[Token], bool],
+    ) -> Token:
+        """A usable token: the stored one, or one fetched by exactly one process of the fleet.
+
+        Args:
+            fetch: requests a new token from the API (and counts it); the store calls it
+                only when no usable token is stored and no other process is fetching one,
+                and saves its result for the others.
+            usable: whether a stored token will do for the caller (not refused by the
+                server, not stale); a token ``fetch`` returns is used as it is.
+
+        Returns:
+            The token to use.
+
+        Raises:
+            Exception: what ``fetch`` raised (the next call tries again), or the store's
+                own error when it cannot be reached.
+        """
+        ...
+
+    async def discard(self, token: Token) -> None:
+        """Forget ``token`` for the whole fleet, but only if it is still the one stored.
+
+        Called after the server refused it (401), so a process that starts now does not
+        load it; a newer token another process stored meanwhile is kept.
+        """
+        ...
 
 
 class MemoryTokenStore:

@@ -45,6 +45,7 @@ __all__ = [
     "OutcomeUnknownError",
     "RateLimitError",
     "ServerError",
+    "StoreError",
     "Tel4vnError",
     "TransportError",
     "UserBusyError",
@@ -129,6 +130,15 @@ class JournalError(Tel4vnError):
 
 class ClientClosedError(Tel4vnError):
     """The client was used after ``close()``."""
+
+
+class StoreError(Tel4vnError):
+    """A shared store (Redis, section 12) could not be reached or failed a command.
+
+    Raised where the SDK itself talks to the store (a ``RedisTokenStore`` getting the
+    token, say): no request to the API was sent because of it. The store's own exception
+    is chained as ``__cause__``.
+    """
 
 
 class TransportError(Tel4vnError):
