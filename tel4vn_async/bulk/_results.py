@@ -9,9 +9,9 @@ from typing import Any
 
 import attrs
 
-from ..errors import Tel4vnError
+from ..errors import OutcomeUnknownError, Tel4vnError
 
-__all__ = ["BulkSummary", "JobResult", "JobStatus", "Tally"]
+__all__ = ["BulkSummary", "JobResult", "JobStatus", "Tally", "dialled", "error_text"]
 
 
 class JobStatus(enum.Enum):
@@ -59,6 +59,29 @@ class JobResult:
     def ok(self) -> bool:
         """Whether the call was placed in this run (``status is JobStatus.OK``)."""
         return self.status is JobStatus.OK
+
+
+def dialled(
+    result: JobResult,
+    *,
+    attempts: int,
+    call_id: str | None = None,
+    error: Tel4vnError | None = None,
+) -> JobResult:
+    """A dialled job's result: OK with its call id when no ``error``; UNKNOWN for an
+    ``OutcomeUnknownError`` (the call may have been placed); FAILED for any other error.
+
+    The one rule both runners (one process, or workers sharing Redis) classify by.
+    """
+    if error is None:
+        return attrs.evolve(result, call_id=call_id, attempts=attempts)
+    status = JobStatus.UNKNOWN if isinstance(error, OutcomeUnknownError) else JobStatus.FAILED
+    return attrs.evolve(result, status=status, error=error, attempts=attempts)
+
+
+def error_text(error: Tel4vnError) -> str:
+    """``"ErrorClass: message"``: how a journal or a ledger writes an error down."""
+    return f"{type(error).__name__}: {error}"
 
 
 @attrs.frozen

@@ -45,10 +45,10 @@ from ..errors import (
 from ._jobs import OTP_PATH, Prepared, given_key, prepare
 from ._journal import Journal
 from ._ledger import Claim, Entry, Ledger
-from ._pacing import SLOT, NotSent, Phase, Slot, paced_client
+from ._pacing import SLOT, NotSent, Phase, Slot, paced_client, send
 from ._progress import Progress
 from ._reconcile import Pending, reconcile
-from ._results import BulkSummary, JobResult, JobStatus, Tally
+from ._results import BulkSummary, JobResult, JobStatus, Tally, dialled, error_text
 from ._source import HEAD, Source, fingerprint
 from ._throttle import AdaptiveThrottle
 
@@ -119,7 +119,7 @@ class BulkRunner:
         self._source = Source(jobs)
         self._pbx = client
         self._throttle = AdaptiveThrottle(rate=self._rate, max_pause=client._policy.max_retry_after)
-        self._client = paced_client(client, self._throttle, lambda: self._stopping)
+        self._client = paced_client(client, self._throttle, self._is_stopping)
         self._tally = Tally()
         self._pending: list[Pending] = []
         self._queue: asyncio.Queue[JobResult | None] = asyncio.Queue(self._concurrency)
@@ -221,7 +221,7 @@ class BulkRunner:
         assert task is not None
         self._slots[task] = slot
         while not self._stopping:
-            slot.phase, slot.attempts, slot.sent_at = Phase.WAITING, 0, None
+            slot.phase, slot.attempts, slot.sent_at, slot.since = Phase.WAITING, 0, None, None
             try:
                 item = await self._source.next()
             except asyncio.CancelledError:
@@ -310,16 +310,10 @@ class BulkRunner:
 
     async def _dial(self, result: JobResult, prepared: Prepared, slot: Slot) -> None:
         journal = self._journal
-        since = time.time()
         try:
             if journal is not None:
                 await journal.started(prepared.key, callee=prepared.callee)
-            slot.sent_at = await self._throttle.acquire()
-            if self._stopping:
-                raise NotSent
-            slot.phase = Phase.SENDING
-            since = time.time()
-            call = await self._client.calls._place(prepared.path, prepared.body)
+            call = await send(self._client, self._throttle, prepared, slot, self._is_stopping)
         except (NotSent, asyncio.CancelledError) as stop:
             if not self._stopping or slot.phase is Phase.SENDING:
                 raise
@@ -328,26 +322,28 @@ class BulkRunner:
                 raise
             return
         except OutcomeUnknownError as error:
-            result = attrs.evolve(
-                result, status=JobStatus.UNKNOWN, error=error, attempts=slot.attempts
-            )
+            result = dialled(result, error=error, attempts=slot.attempts)
             if journal is not None:
-                journal.finished(prepared.key, "unknown", error=_text(error))
+                journal.finished(prepared.key, "unknown", error=error_text(error))
             if self._reconcile:
-                self._pending.append(Pending(result, prepared, since))
+                assert slot.since is not None  # set by send() before the request went out
+                self._pending.append(Pending(result, prepared, slot.since))
                 return
         except Tel4vnError as error:
-            result = attrs.evolve(
-                result, status=JobStatus.FAILED, error=error, attempts=slot.attempts
-            )
+            result = dialled(result, error=error, attempts=slot.attempts)
             if journal is not None:
                 retryable = _not_placed(error)
-                journal.finished(prepared.key, "failed", error=_text(error), retryable=retryable)
+                journal.finished(
+                    prepared.key, "failed", error=error_text(error), retryable=retryable
+                )
         else:
-            result = attrs.evolve(result, call_id=call.call_id, attempts=slot.attempts)
+            result = dialled(result, call_id=call.call_id, attempts=slot.attempts)
             if journal is not None:
                 journal.finished(prepared.key, "ok", call_id=call.call_id)
         await self._emit(result, slot)
+
+    def _is_stopping(self) -> bool:
+        return self._stopping
 
     async def _not_sent(self, result: JobResult, prepared: Prepared, slot: Slot) -> None:
         """The run stopped before this job's request went out (or before a retry of a
@@ -443,7 +439,3 @@ class BulkRunner:
                 await self._journal.close()
             if self._ledger is not None:
                 self._ledger.close()
-
-
-def _text(error: Tel4vnError) -> str:
-    return f"{type(error).__name__}: {error}"

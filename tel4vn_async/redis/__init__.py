@@ -1,5 +1,5 @@
-"""Beyond one process (the ``redis`` extra): shared tokens and webhook de-duplication
-(distributed fan-out lands next).
+"""Beyond one process (the ``redis`` extra): shared tokens, distributed fan-out, webhook
+de-duplication.
 
 Needs ``pip install 'tel4vn_async[redis]'`` (redis-py's asyncio client and arq).
 """
@@ -17,11 +17,18 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
 
 from tel4vn_async.redis._connect import connect, masked
 from tel4vn_async.redis._dedupe import RedisDedupe
+from tel4vn_async.redis._run import Run, RunStatus, run_status, submit
 from tel4vn_async.redis._tokens import RedisTokenStore
+from tel4vn_async.redis._worker import run_worker
 
 __all__ = [
     "RedisDedupe",
     "RedisTokenStore",
+    "Run",
+    "RunStatus",
     "connect",
     "masked",
+    "run_status",
+    "run_worker",
+    "submit",
 ]
