@@ -36,6 +36,7 @@ import linecache
 import math
 import re
 import reprlib
+import textwrap
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -114,7 +115,8 @@ def _parse_text(text: str) -> datetime | None:
     Python 3.10 on reads as the regex does (3.10 refuses ``Z``: it is sent as ``+00:00``;
     3.11 reads far more, hence the exact shape). Anything else (a blank, other fraction
     lengths, a lower-case ``z``, hour 24, the non-ASCII digits ``fromisoformat`` refuses)
-    and the "no time" years take the tolerant parser.
+    and the "no time" years take the tolerant parser. (The generated model functions
+    inline its two commonest shapes, ``_READ_TIME``: a change here goes there too.)
     """
     iso, size = text, len(text)
     if size != 19:  # not the API's own zone-less format: find the zone, check the fraction
@@ -436,7 +438,7 @@ def _compile_model(conv: cattrs.Converter, cls: type[Any]) -> Callable[..., Any]
     setters = _direct_setters(cls)
     ns: dict[str, Any] = {"cls": cls, "_new": object.__new__, "_dict": dict, "UNSET": _UNSET}
     ns.update(Mapping=Mapping, _UNREADABLE=_UNREADABLE, _missing=_missing, _dt=_parse_text)
-    ns.update(_unreadable=_unreadable)
+    ns.update(_unreadable=_unreadable, _iso=_fromisoformat, _NO_TIME=_NO_TIME_YEARS)
     out = [  # the body, at the indentation of the try block it goes in
         "if type(obj) is _dict:",
         "    raw = obj if _cls is None else _dict(obj)",
@@ -543,6 +545,44 @@ def _compile_model(conv: cattrs.Converter, cls: type[Any]) -> Callable[..., Any]
     return fn
 
 
+# A time string read as ``_parse_text`` reads it, without the call for the API's two usual
+# shapes (``YYYY-MM-DD HH:MM:SS``, and with ``T`` and a ``+HH:MM`` offset): the same checks,
+# then ``fromisoformat``; anything else, a refusal or a "no time" year goes to ``_dt``
+# (``_parse_text``), whose verdict it is. ``{x}`` is the local the time lands in.
+_READ_TIME = """\
+size = len(v)
+if (
+    (size == 19 or size == 25 and v[22] == ":" and (v[19] == "+" or v[19] == "-"))
+    and v[4] == "-"
+    and v[7] == "-"
+    and (v[10] == " " or v[10] == "T")
+    and v[13] == ":"
+    and v[16] == ":"
+    and (v[11] != "2" or v[12] < "4")
+):
+    try:
+        {x} = _iso(v)
+    except ValueError:
+        {x} = _dt(v)
+    else:
+        if {x}.year in _NO_TIME:
+            {x} = _dt(v)
+else:
+    {x} = _dt(v)
+"""
+
+
+def _with_read_time(template: str) -> str:
+    """``template`` with its ``{read_time}`` line replaced by ``_READ_TIME``, as indented."""
+    out = []
+    for line in template.splitlines(keepends=True):
+        code = line.lstrip()
+        out.append(
+            textwrap.indent(_READ_TIME, line[: -len(code)]) if code == "{read_time}\n" else line
+        )
+    return "".join(out)
+
+
 # The inlined branches of one field, by the kind of its type, for the values most records
 # carry; ``v`` is the field's value (not null), ``{x}`` the local it lands in, ``{unset}``
 # leaves the field at its default (or fails the record when it has none), ``{fail}`` is
@@ -585,23 +625,23 @@ elif type(v) is bool:
 elif type(v) is str and not v.strip():
     {unset}
 """,
-    "datetime": """\
+    "datetime": _with_read_time("""\
 elif type(v) is str:
     try:
-        {x} = _dt(v)
+        {read_time}
     except _UNREADABLE:
         {fail}
-""",
-    "datetime | None": """\
+"""),
+    "datetime | None": _with_read_time("""\
 elif type(v) is str:
     if v:
         try:
-            {x} = _dt(v)
+            {read_time}
         except _UNREADABLE:
             {fail}
     else:  # the API's most common "no time"
         {unset}
-""",
+"""),
     # T{i}: the enum's table (_enum_table); U{i}: its UNKNOWN member.
     "enum": """\
 elif type(v) is str:

@@ -64,6 +64,7 @@ SECRET_KEYS = frozenset(
 
 # Deeper than this, a hostile body's values are cut rather than walked (no RecursionError).
 _MAX_DEPTH = 64
+_LEAVES = frozenset({str, int, float, bool, type(None)})
 
 
 def redact(value: object, _depth: int = 0) -> object:
@@ -75,7 +76,10 @@ def redact(value: object, _depth: int = 0) -> object:
         return "..."
     if isinstance(value, Mapping):
         return {
-            k: "***" if str(k).lower() in SECRET_KEYS else redact(v, _depth + 1)
+            # A leaf (most of a record's values) has nothing to walk: kept without a call.
+            k: "***"
+            if str(k).lower() in SECRET_KEYS
+            else (v if type(v) in _LEAVES else redact(v, _depth + 1))
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping
-from datetime import date, time, timedelta
+import operator
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
@@ -34,6 +35,7 @@ from uuid import UUID
 
 import attrs
 
+from .._enums import ApiEnum
 from .._sansio import redact
 from .._validate import json_decimal
 
@@ -43,6 +45,8 @@ SECRET = "secret"
 """The field metadata key marking a secret (``attrs.field(metadata={SECRET: True})``)."""
 
 _MAX_DEPTH = 64
+_AS_IS = frozenset({str, int, bool, type(None)})
+"""The exact types ``to_plain`` gives back unchanged (a subclass, an enum, takes the long way)."""
 
 
 def _decimal(value: Decimal) -> int | float | str | None:
@@ -66,7 +70,7 @@ def to_plain(value: object, *, include_raw: bool = False, include_secrets: bool 
     Raises:
         TypeError: a value with no JSON form (the module docstring lists those with one).
     """
-    return _Plain(include_raw, include_secrets).convert(value, 0)
+    return _PLAINS[bool(include_raw), bool(include_secrets)].convert(value, 0)
 
 
 @attrs.frozen
@@ -97,8 +101,13 @@ class _Plain:
             return "..."
         if attrs.has(type(value)):
             return self.fields(value, depth + 1)
-        if isinstance(value, Mapping):
-            return {_key(k): self.convert(v, depth + 1) for k, v in value.items()}
+        if isinstance(value, Mapping):  # a str key and a plain value kept without a call
+            return {
+                (k if type(k) is str else _key(k)): (
+                    v if type(v) in _AS_IS else self.convert(v, depth + 1)
+                )
+                for k, v in value.items()
+            }
         if isinstance(value, list | tuple):
             return [self.convert(v, depth + 1) for v in value]
         if isinstance(value, set | frozenset):
@@ -111,18 +120,60 @@ class _Plain:
 
     def fields(self, value: Any, depth: int) -> dict[str, Any]:
         """An attrs instance's fields, but ``raw`` and secrets unless asked for."""
+        names, read = _layout(type(value), self.include_raw, self.include_secrets)
         out: dict[str, Any] = {}
-        for field in attrs.fields(type(value)):
-            if field.metadata.get(SECRET) and not self.include_secrets:
-                continue
-            item = getattr(value, field.name)
-            if field.name == "raw":
-                if not self.include_raw:
-                    continue
-                if not self.include_secrets:
+        for name, item in zip(names, read(value), strict=True):
+            # The values most fields hold, as ``convert`` gives them, without its checks.
+            kind = type(item)
+            if kind in _AS_IS:
+                out[name] = item
+            elif kind is datetime:
+                out[name] = item.isoformat()
+            elif isinstance(item, ApiEnum) and type(item._value_) is str:
+                out[name] = item._value_  # ``value``, without the enum's property
+            else:
+                if name == "raw" and not self.include_secrets:
                     item = redact(item)
-            out[field.name] = self.convert(item, depth)
+                out[name] = self.convert(item, depth)
         return out
+
+
+_PLAINS = {
+    (raw, secrets): _Plain(raw, secrets) for raw in (False, True) for secrets in (False, True)
+}
+"""One walker per combination of options: ``to_dict`` runs once per record of a listing."""
+
+_Layout = tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]
+_LAYOUTS: dict[tuple[type, bool, bool], _Layout] = {}
+_MAX_LAYOUTS = 1024
+
+
+def _layout(cls: type, include_raw: bool, include_secrets: bool) -> _Layout:
+    """The names of the fields ``to_plain`` gives of an attrs class, and a reader of them.
+
+    Worked out once per class and options: ``to_dict`` runs once per record of a listing.
+    """
+    key = (cls, bool(include_raw), bool(include_secrets))
+    layout = _LAYOUTS.get(key)
+    if layout is None:
+        if len(_LAYOUTS) >= _MAX_LAYOUTS:  # classes made on the fly: never an unbounded cache
+            _LAYOUTS.clear()
+        names = tuple(
+            field.name
+            for field in attrs.fields(cls)
+            if (include_secrets or not field.metadata.get(SECRET))
+            and (include_raw or field.name != "raw")
+        )
+        getter = operator.attrgetter(*names) if names else None
+
+        def read(value: Any) -> tuple[Any, ...]:
+            if getter is None:
+                return ()
+            got = getter(value)
+            return (got,) if len(names) == 1 else got  # attrgetter of one name: the value
+
+        layout = _LAYOUTS[key] = (names, read)
+    return layout
 
 
 class Model:
