@@ -8,6 +8,7 @@ once click is known to be there. One module per command family:
 - ``_common``: settings, clients, records as dicts, the progress bar;
 - ``_export``: ``cdrs export``, ``reports export``, ``customers export``;
 - ``_bulk``: ``bulk otp``, ``bulk tts``;
+- ``_scale``: ``worker``, ``bulk otp|tts --redis``, ``bulk status`` (the ``redis`` extra);
 - ``_calls``: ``otp``, ``tts``;
 - ``_events``: ``events list|subscribe|unsubscribe``, ``webhook serve``;
 - ``_demo``, ``_sandbox``: ``demo`` and ``sandbox``.

@@ -86,7 +86,7 @@ def cli(
 
 
 def _register() -> None:
-    from . import _bulk, _calls, _events, _export, _local
+    from . import _bulk, _calls, _events, _export, _local, _scale
 
     for command in (
         _export.cdrs,
@@ -99,6 +99,7 @@ def _register() -> None:
         _events.webhook,
         _local.demo,
         _local.sandbox,
+        _scale.worker,
     ):
         cli.add_command(command)
 

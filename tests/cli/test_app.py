@@ -24,7 +24,7 @@ async def test_help_lists_every_command(cli: Run) -> None:
     done = await cli("--help")
     assert done.code == 0
     for name in ("bulk", "cdrs", "customers", "demo", "events", "otp", "reports", "sandbox",
-                 "tts", "webhook"):  # fmt: skip
+                 "tts", "webhook", "worker"):  # fmt: skip
         assert f"  {name} " in done.out
 
 
