@@ -9,9 +9,38 @@ from collections.abc import Iterator
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from tel4vn_async.errors import StoreError
+from tel4vn_async._validate import check_number
+from tel4vn_async.errors import StoreError, ValidationError
 
-__all__ = ["connect", "masked", "store_errors"]
+__all__ = ["check_prefix", "check_seconds", "connect", "masked", "store_errors"]
+
+_PREFIX = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+def check_prefix(prefix: object, field: str = "prefix") -> str:
+    """A key prefix: 1 to 64 letters, digits, ``_ . : -`` (no braces: they would open a
+    Redis Cluster hash tag; no spaces).
+
+    Raises:
+        ValidationError: anything else (``field`` names the argument).
+    """
+    if not isinstance(prefix, str) or _PREFIX.fullmatch(prefix) is None:
+        shown = prefix if isinstance(prefix, str) else type(prefix).__name__
+        raise ValidationError(
+            f"{field} must be 1 to 64 letters, digits, '_', '.', ':' or '-', got {shown!r}",
+            field=field,
+        )
+    return prefix
+
+
+def check_seconds(value: object, field: str) -> float:
+    """A positive, finite number of seconds (at most a year).
+
+    Raises:
+        ValidationError: not a number (bools and strings included), not positive, NaN,
+            infinite or above a year (``field`` names the argument).
+    """
+    return check_number(value, field, low=0.0, high=365 * 86400.0, low_exclusive=True)
 
 
 @contextlib.contextmanager
@@ -41,21 +70,25 @@ def connect(url_or_client: str | aioredis.Redis) -> aioredis.Redis:
         The client.
 
     Raises:
-        ValueError: the URL is not a Redis URL (its text is given with the password
-            masked).
-        TypeError: neither a string nor a ``redis.asyncio.Redis``.
+        ValidationError: neither a string nor a ``redis.asyncio.Redis``, or a string
+            that is not a Redis URL (shown with its password masked); ``field`` is
+            ``"redis"``. It is a ``ValueError`` too.
     """
     if isinstance(url_or_client, aioredis.Redis):
         return url_or_client
     if not isinstance(url_or_client, str):
-        raise TypeError(
-            f"expected a Redis URL or a redis.asyncio.Redis, not {type(url_or_client).__name__}"
+        raise ValidationError(
+            "redis must be a Redis URL or a redis.asyncio.Redis, "
+            f"not {type(url_or_client).__name__}",
+            field="redis",
         )
     try:
         client: aioredis.Redis = aioredis.Redis.from_url(url_or_client)
     except ValueError:
         # redis-py's message may quote the URL, password and all.
-        raise ValueError(f"not a Redis URL: {masked(url_or_client)}") from None
+        raise ValidationError(
+            f"redis must be a Redis URL, got {masked(url_or_client)}", field="redis"
+        ) from None
     return client
 
 

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import redis.asyncio as aioredis
 
-from tel4vn_async.redis._connect import connect, store_errors
+from tel4vn_async.redis._connect import check_prefix, check_seconds, connect, store_errors
 from tel4vn_async.webhooks import Claim, EventKey
 
 __all__ = ["RedisDedupe"]
@@ -55,7 +55,8 @@ class RedisDedupe:
         poll_interval: seconds between two looks of a delivery waiting for another's.
 
     Raises:
-        ValueError: an empty prefix, or a time that is not positive.
+        ValidationError: ``redis`` neither a client nor a Redis URL, a bad ``prefix``,
+            or a time that is not a positive number (``field`` names which).
     """
 
     def __init__(
@@ -67,15 +68,10 @@ class RedisDedupe:
         busy_ttl: float = 30.0,
         poll_interval: float = 0.05,
     ) -> None:
-        if not isinstance(prefix, str) or not prefix:
-            raise ValueError("prefix must be a non-empty string")
-        for label, value in (
-            ("ttl", ttl),
-            ("busy_ttl", busy_ttl),
-            ("poll_interval", poll_interval),
-        ):
-            if not (value > 0 and math.isfinite(value)):
-                raise ValueError(f"{label} must be a positive number of seconds")
+        prefix = check_prefix(prefix)
+        ttl = check_seconds(ttl, "ttl")
+        busy_ttl = check_seconds(busy_ttl, "busy_ttl")
+        poll_interval = check_seconds(poll_interval, "poll_interval")
         self._owns = isinstance(redis, str)
         self._redis = connect(redis)
         self.prefix = prefix

@@ -41,6 +41,7 @@ from ..errors import OutcomeUnknownError, ValidationError
 from ._format import bad_job_record, entry_of, error_class, job_record, key_bytes, text
 
 __all__ = [
+    "CLAIM",
     "Claimed",
     "Held",
     "Ledger",
@@ -107,7 +108,7 @@ return 'dup'
 )
 
 # KEYS: claim, results, jobs, inflight, meta. ARGV: key, worker, retention (s).
-_CLAIM = (
+CLAIM = (
     _COMMON
     + """
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return {'done'} end
@@ -304,7 +305,7 @@ class Ledger:
         self.keys = keys
         self.retention = retention
         self._admit = redis.register_script(_ADMIT)
-        self._claim = redis.register_script(_CLAIM)
+        self._claim = redis.register_script(CLAIM)
         self._record = redis.register_script(_RECORD)
         self._release = redis.register_script(_RELEASE)
         self._reconciled = redis.register_script(_RECONCILED)
@@ -353,11 +354,18 @@ class Ledger:
             it, or, dead, leaves it UNKNOWN), or None: it has a result, or is no job of
             this run (expired, never submitted).
         """
+        keys, args = self.claim_args(key, worker_id)
+        return self.verdict(key, await self._claim(keys=keys, args=args))
+
+    def claim_args(self, key: str, worker_id: str) -> tuple[list[Any], list[Any]]:
+        """The keys and arguments of the claim script (``CLAIM``)."""
         k = self.keys
-        reply = await self._claim(
-            keys=[k.claim(key), k.results, k.jobs, k.inflight, k.meta],
-            args=[key_bytes(key), worker_id, self.retention],
-        )
+        keys = [k.claim(key), k.results, k.jobs, k.inflight, k.meta]
+        return keys, [key_bytes(key), worker_id, self.retention]
+
+    @staticmethod
+    def verdict(key: str, reply: Any) -> Claimed | Held | None:
+        """What the claim script's reply says (``claim``)."""
         verdict = text(reply[0])
         if verdict == "won":
             record = json.loads(text(reply[1]))
@@ -384,6 +392,14 @@ class Ledger:
         assert result.key is not None
         recorded = await self._record_in(self.redis, result.key, result, since=since, worker=worker)
         return bool(recorded)
+
+    def record_on(self, pipe: Any, result: JobResult, *, since: float | None, worker: str) -> None:
+        """Queue ``record`` in ``pipe`` as a bare EVALSHA: its reply is 1 (recorded), 0
+        (a result came first) or ``NoScriptError`` (Redis lost its scripts: ``record``).
+        A script registered in a pipeline would cost a SCRIPT EXISTS round trip first."""
+        assert result.key is not None
+        keys, args = self._record_args(result.key, result, since=since, worker=worker)
+        pipe.evalsha(self._record.sha, len(keys), *keys, *args)
 
     async def abandon(self, key: str, held: Held) -> bool:
         """Record UNKNOWN for a job whose claim ``held`` by a dead worker has no result.
@@ -455,21 +471,35 @@ class Ledger:
         owner: str = "",
         worker: str | None = None,
     ) -> Any:
+        keys, args = self._record_args(
+            field, result, count=count, since=since, job=job, owner=owner, worker=worker
+        )
+        return await self._record(keys=keys, args=args, client=client)
+
+    def _record_args(
+        self,
+        field: str,
+        result: JobResult,
+        *,
+        count: bool = False,
+        since: float | None = None,
+        job: Any = None,
+        owner: str = "",
+        worker: str | None = None,
+    ) -> tuple[list[Any], list[Any]]:
         k = self.keys
         key = result.key if result.key is not None and not count else None
         stored_job = bad_job_record(result.index, job) if count else None
-        return await self._record(
-            keys=[k.meta, k.results, k.inflight, k.errors, k.claim(key or "")],
-            args=[
-                key_bytes(field),
-                _STATUS_FIELD[result.status],
-                error_class(result),
-                entry_of(result, since=since, job=stored_job, worker=worker),
-                "1" if count else "0",
-                owner,
-            ],
-            client=client,
-        )
+        keys = [k.meta, k.results, k.inflight, k.errors, k.claim(key or "")]
+        args = [
+            key_bytes(field),
+            _STATUS_FIELD[result.status],
+            error_class(result),
+            entry_of(result, since=since, job=stored_job, worker=worker),
+            "1" if count else "0",
+            owner,
+        ]
+        return keys, args
 
 
 # ---------------------------------------------------------------------- workers

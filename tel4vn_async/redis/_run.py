@@ -31,7 +31,7 @@ from ..bulk._reconcile import Pending, reconcile
 from ..bulk._results import BulkSummary, JobResult, JobStatus
 from ..bulk._source import Source
 from ..errors import ValidationError
-from ._connect import connect
+from ._connect import check_prefix, connect
 from ._format import decode_result, text
 from ._ledger import Ledger, RunKeys, check_id, count_workers
 
@@ -167,9 +167,11 @@ class Run:
     """
 
     def __init__(self, redis: aioredis.Redis | str, run_id: str, *, prefix: str = "tel4vn") -> None:
+        prefix = check_prefix(prefix)
+        run_id = check_id(run_id, "run_id")
         self._redis = connect(redis)
         self._owns = self._redis is not redis
-        self._keys = RunKeys(prefix, check_id(run_id, "run_id"))
+        self._keys = RunKeys(prefix, run_id)
         self._ledger = Ledger(self._redis, self._keys, retention=RETENTION)
 
     @property
@@ -229,7 +231,14 @@ class Run:
         Each ``job`` is the job rebuilt from the ledger (an ``OtpJob``/``TtsJob``, its
         template by name, its ``data`` as JSON gave it back); each ``error`` the named
         ``Tel4vnError`` subclass, with its message.
+
+        Raises:
+            ValidationError: no such run in Redis (never submitted, or expired).
         """
+        if not await self._redis.exists(self._keys.meta):
+            raise ValidationError(
+                f"no run {self.id!r} in Redis (never submitted, or expired)", field="run_id"
+            )
         async for entry, record in self._entries():
             yield decode_result(entry, record)
 
@@ -422,6 +431,25 @@ async def _start(redis: aioredis.Redis, keys: RunKeys, cap: float | None, retent
         )
 
 
+def _stored_data(job: object) -> Any:
+    """A job's ``data``, checked to come back from Redis as it was given (JSON).
+
+    Raises:
+        ValidationError: ``data`` is not JSON (its job fails alone, never dialled).
+    """
+    data = getattr(job, "data", None)
+    if data is not None:
+        try:
+            json.dumps(data, allow_nan=False)
+        except (TypeError, ValueError, RecursionError):
+            raise ValidationError(
+                "data must be JSON (dicts, lists, strings, finite numbers, booleans, None) "
+                f"to be kept in Redis, got a {type(data).__name__} that is not",
+                field="data",
+            ) from None
+    return data
+
+
 async def _admit(
     redis: aioredis.Redis,
     ledger: Ledger,
@@ -433,7 +461,7 @@ async def _admit(
     bad: list[JobResult] = []
     for index, job in batch:
         try:
-            good.append((index, prepare(job), getattr(job, "data", None)))
+            good.append((index, prepare(job), _stored_data(job)))
         except ValidationError as error:
             bad.append(JobResult(job, index, given_key(job), JobStatus.FAILED, error=error))
     verdicts = await ledger.admit(good, bad)

@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import math
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -29,7 +30,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from tel4vn_async._token import Token
-from tel4vn_async.redis._connect import connect, store_errors
+from tel4vn_async.errors import ValidationError
+from tel4vn_async.redis._connect import check_prefix, check_seconds, connect, store_errors
 
 __all__ = ["RedisTokenStore"]
 
@@ -57,6 +59,18 @@ return 0
 """
 
 
+_NAME = re.compile(r"[\x21-\x7a|~]{1,128}")  # visible ASCII but { and }
+
+
+def _check_name(name: object) -> str:
+    # The name sits in a Redis Cluster hash tag: a brace would end it early.
+    if not isinstance(name, str) or _NAME.fullmatch(name) is None:
+        raise ValidationError(
+            "name must be 1 to 128 visible ASCII characters without braces", field="name"
+        )
+    return name
+
+
 class RedisTokenStore:
     """A ``SharedTokenStore`` in Redis: one token for every process that names it alike.
 
@@ -81,7 +95,9 @@ class RedisTokenStore:
             refresh.
 
     Raises:
-        ValueError: an empty name or prefix, or a time that is not positive.
+        ValidationError: ``redis`` neither a client nor a Redis URL, a ``name`` that is
+            not 1 to 128 visible ASCII characters without braces, a bad ``prefix``, or
+            a time that is not a positive number (``field`` names which).
     """
 
     def __init__(
@@ -93,14 +109,10 @@ class RedisTokenStore:
         lock_timeout: float = 10.0,
         poll_interval: float = 0.05,
     ) -> None:
-        if not isinstance(name, str) or not name:
-            raise ValueError("name must be a non-empty string")
-        if not isinstance(prefix, str) or not prefix:
-            raise ValueError("prefix must be a non-empty string")
-        if not (lock_timeout > 0 and math.isfinite(lock_timeout)):
-            raise ValueError("lock_timeout must be a positive number of seconds")
-        if not (poll_interval > 0 and math.isfinite(poll_interval)):
-            raise ValueError("poll_interval must be a positive number of seconds")
+        name = _check_name(name)
+        prefix = check_prefix(prefix)
+        lock_timeout = check_seconds(lock_timeout, "lock_timeout")
+        poll_interval = check_seconds(poll_interval, "poll_interval")
         self._owns = isinstance(redis, str)
         self._redis = connect(redis)
         self.name = name
@@ -128,7 +140,7 @@ class RedisTokenStore:
         """A store with its own client for the Redis at ``url``; close it with ``aclose()``.
 
         Raises:
-            ValueError: ``url`` is not a Redis URL, or an argument is invalid.
+            ValidationError: ``url`` is not a Redis URL, or an argument is invalid.
         """
         return cls(url, name, prefix=prefix, lock_timeout=lock_timeout, poll_interval=poll_interval)
 

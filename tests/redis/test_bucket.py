@@ -1,5 +1,6 @@
 """The run-wide Redis bucket: the Lua arithmetic against ``ThrottleState`` on the same events
-(explicit times), and ``RedisThrottle`` shared by several workers of one run."""
+(explicit times), ``RedisThrottle`` shared by several workers of one run, and a claim
+taking its first slot in the same script."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from tel4vn_async import OtpJob
+from tel4vn_async.bulk._jobs import prepare
 from tel4vn_async.bulk._throttle import WINDOW_MARGIN, ThrottleState, window_limit
 from tel4vn_async.redis._bucket import RedisThrottle, RunBucket
-from tel4vn_async.redis._ledger import RunKeys
+from tel4vn_async.redis._ledger import Claimed, Ledger, RunKeys
 
 pytestmark = pytest.mark.redis
 
@@ -34,7 +37,7 @@ async def bucket_for(redis: aioredis.Redis, run_id: str, cap: float | None) -> R
     if cap is not None:
         capped: Any = redis.hset(keys.bucket, "cap", repr(cap))  # typed sync-or-async
         await capped
-    return RunBucket(redis, keys, max_pause=MAX_PAUSE)
+    return RunBucket(redis, keys, max_pause=MAX_PAUSE, margin=WINDOW_MARGIN)
 
 
 def _close(a: float | None, b: float | None) -> bool:
@@ -43,10 +46,18 @@ def _close(a: float | None, b: float | None) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
 
 
-@pytest.mark.parametrize(("cap", "seed"), [(None, 1), (0.3, 2), (7.5, 3), (40.0, 4), (None, 5)])
+@pytest.mark.parametrize(
+    ("cap", "seed", "ahead"),
+    [
+        *[(None, 1, 0.0), (0.3, 2, 0.0), (7.5, 3, 0.0), (40.0, 4, 0.0), (None, 5, 0.0)],
+        *[(7.5, 6, 0.05), (40.0, 7, 0.02), (None, 8, 0.05), (0.3, 9, 0.5)],
+    ],
+)
 async def test_the_script_computes_what_throttle_state_does(
-    redis: aioredis.Redis, cap: float | None, seed: int
+    redis: aioredis.Redis, cap: float | None, seed: int, ahead: float
 ) -> None:
+    """``ahead`` > 0: a slot due that soon is booked at its time, as ``ThrottleState``
+    granting at ``ready_at()``."""
     rng = random.Random(seed)
     state = ThrottleState(cap, max_pause=MAX_PAUSE)
     bucket = await bucket_for(redis, f"diff{seed}", cap)
@@ -62,13 +73,17 @@ async def test_the_script_computes_what_throttle_state_does(
             continue
         if event == "acquire":
             ready = state.ready_at()
-            expected = ready <= now
+            expected = ready <= now + ahead
+            at = max(ready, now)
             if expected:
-                state.grant(now)
-                grants.append(now)
-            got = await bucket.acquire(now=now, successes=successes)
+                state.grant(at)
+                grants.append(at)
+            got = await bucket.acquire(now=now, successes=successes, ahead=ahead)
             assert got.granted is expected
-            if not expected:
+            if expected:
+                assert _close(got.value, at)
+                assert _close(got.wait, at - now)
+            else:
                 assert _close(got.value, ready - now)
         else:
             sent_at = rng.choice([None, *grants[-5:]]) if grants else None
@@ -149,3 +164,27 @@ async def test_a_refusal_heard_by_one_worker_slows_and_pauses_the_others(
     finally:
         await one.aclose()
         await two.aclose()
+
+
+async def test_a_won_claim_takes_its_first_slot_in_the_same_call(redis: aioredis.Redis) -> None:
+    keys = RunKeys("tel4vn", "claimed")
+    capped: Any = redis.hset(keys.bucket, "cap", "5.0")
+    await capped
+    ledger = Ledger(redis, keys, retention=3600)
+    job = OtpJob("0900000001", "000001", "otp_demo", "0281234567", 1)
+    await ledger.admit([(0, prepare(job), None)], [])
+    throttle = RedisThrottle(RunBucket(redis, keys))
+
+    async def claim(worker: str) -> tuple[bool, float | None]:
+        verdict = await throttle.claim(ledger, prepare(job).key, worker)
+        if not isinstance(verdict, Claimed):
+            return False, None
+        return True, await throttle.acquire()  # the slot booked with the claim
+
+    outcomes = await asyncio.gather(*(claim(f"w{i}") for i in range(20)))
+    won = [at for ok, at in outcomes if ok and at is not None]
+    assert len(won) == 1
+    window: Any = redis.lrange(keys.window, 0, -1)
+    assert [float(t) for t in await window] == won  # the losers took no slot
+    assert await throttle.acquire() >= won[0] + 1 / 5.0 - 1e-6  # the next one is paced
+    assert not throttle._booked

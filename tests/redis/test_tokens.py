@@ -17,7 +17,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import redis.asyncio as aioredis
 
-from tel4vn_async import AuthenticationError, AutocallClient, SharedTokenStore, StoreError, Token
+from tel4vn_async import (
+    AuthenticationError,
+    AutocallClient,
+    SharedTokenStore,
+    StoreError,
+    Token,
+    ValidationError,
+)
 from tel4vn_async.redis import RedisTokenStore, connect, masked
 from tel4vn_async.testing import FakeTel4vn
 from tests.conftest import FAST_RETRY
@@ -271,13 +278,17 @@ async def test_connect_takes_a_url_or_a_client_and_never_echoes_a_password(
         assert await made.ping()
     finally:
         await made.aclose()
-    with pytest.raises(ValueError, match="not a Redis URL") as info:
+    with pytest.raises(ValidationError, match="must be a Redis URL") as info:
         connect("http://:s3cret@host/0")
     assert "s3cret" not in str(info.value)
-    with pytest.raises(ValueError, match="name"):
+    assert info.value.field == "redis"
+    with pytest.raises(ValidationError, match="name") as named:
         RedisTokenStore(redis, "")
-    with pytest.raises(ValueError, match="lock_timeout"):
+    assert named.value.field == "name"
+    with pytest.raises(ValidationError, match="lock_timeout"):
         RedisTokenStore(redis, "acme", lock_timeout=0)
+    with pytest.raises(ValidationError, match="name"):
+        RedisTokenStore(redis, "a{b}")  # a brace would end the key's hash tag
 
 
 def test_importing_the_sdk_imports_no_redis_and_the_extra_is_named_when_missing() -> None:
