@@ -432,7 +432,7 @@ def notes(report: dict[str, Any]) -> list[str]:
         "Read with care:",
         "",
         f"- This machine has {cores} cores, shared by the lean server, Redis, the producer "
-        "and every worker (and, during this run, by other people's test suites: see the load "
+        "and every worker (and by anything else running: see the load "
         "average). Workers beyond the cores compete for the same CPU, so the scaling factor "
         "here is a floor, not what separate machines would give.",
         "- The ceiling is K x C / latency: the calls in flight over the time each takes. A "

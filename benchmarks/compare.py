@@ -50,6 +50,20 @@ from _benchutil import start_lean_server, stop_server
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "RESULTS.md"
+# What follows this line in RESULTS.md belongs to other benchmarks (bench_scale.py's
+# figures): a run of compare.py rewrites what comes before it and keeps the rest.
+KEEP_MARKER = "<!-- other benchmarks: kept by compare.py -->"
+
+
+def kept_sections(path: Path) -> str:
+    """The part of the report at ``path`` that compare.py keeps (from the marker on)."""
+    try:
+        old = path.read_text()
+    except FileNotFoundError:
+        return ""
+    at = old.find(KEEP_MARKER)
+    return "" if at < 0 else "\n" + old[at:]
+
 
 STDLIB, ORJSON = "stdlib json", "orjson"
 NAMES = {
@@ -585,7 +599,7 @@ def main(argv: list[str] | None = None) -> int:
         stop_server(server)
     report = Report(args, results, (load_before, os.getloadavg()))
     text = render(report, started, time.perf_counter() - t0)
-    args.results.write_text(text)
+    args.results.write_text(text + kept_sections(args.results))
     print()
     print(markdown_table(RATIO_HEADER, report.ratio_rows))
     print()
