@@ -68,11 +68,30 @@ __all__ = ["run_worker"]
 _log = logging.getLogger("tel4vn_async.redis")
 
 MAX_TRIES = 3
-"""arq's tries of one job. Not 1: arq marks a job in progress before our function runs
-and claims it, and a worker killed in that gap leaves a job nobody claimed, which
-``max_tries=1`` would drop for ever ("max retries exceeded"), leaving it without a
-result. Running a job again is safe: the claim ledger, not the engine, decides who dials.
-A worker giving back an unsent job when it stops also spends a try."""
+"""arq's tries of one job, counted but never a reason to drop one of ours. arq marks a
+job in progress before our function runs and claims it: a worker killed in that gap, or
+stopping workers giving an unsent job back, would spend tries, and ``max_tries`` would
+then drop a job nobody dialled, leaving it without a result. Running a job again is
+safe: the claim ledger, not the engine, decides who dials, and a job is put away only
+once its result is recorded. Past this many tries a delivery is logged."""
+
+
+def _unexpected(error: Exception, slot: Slot, path: str) -> Tel4vnError:
+    """The typed error recorded for an exception that is no API answer: UNKNOWN when the
+    request may have gone out, else FAILED (never sent)."""
+    name = type(error).__name__
+    typed: Tel4vnError
+    if slot.phase is Phase.SENDING:
+        typed = OutcomeUnknownError(
+            f"an unexpected {name} while the call was sent: it may have been placed",
+            method="POST",
+            path=path,
+        )
+    else:
+        typed = Tel4vnError(f"an unexpected {name} before the call was sent; not placed")
+    typed.__cause__ = error
+    return typed
+
 
 _JOB_TIMEOUT = 86_400
 """arq's limit on one job: a day. A job's time is bounded by the client's timeouts and
@@ -222,6 +241,11 @@ class _Worker:
             raise
         except Tel4vnError as error:
             result = dialled(result, error=error, attempts=slot.attempts)
+        except Exception as error:
+            # A bug or a misuse, not an answer: still exactly one result, never a lost job.
+            _log.exception("job %s: unexpected error while dialling", key)
+            unexpected = _unexpected(error, slot, verdict.prepared.path)
+            result = dialled(result, error=unexpected, attempts=slot.attempts)
         else:
             result = dialled(result, call_id=call.call_id, attempts=slot.attempts)
         finally:
@@ -399,8 +423,8 @@ class _ArqWorker(Worker):
         if function and function != FUNCTION:
             _log.warning("job %s: no function %r here; put away", job_id, function)
         elif function and tries > MAX_TRIES:
-            _log.warning("job %s: tried %d times; put away", job_id, MAX_TRIES)
-        if function != FUNCTION or tries > MAX_TRIES:
+            _log.warning("job %s: delivered %d times; the claim ledger decides", job_id, tries)
+        if function != FUNCTION:
             self.jobs_failed += 1
         else:
             ctx = {**self.ctx, "job_id": job_id, "job_try": tries, "score": score}

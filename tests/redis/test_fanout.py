@@ -5,21 +5,24 @@ test_fanout_procs.py."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
 from tel4vn_async import (
+    AiohttpTransport,
     AutocallClient,
     BadRequestError,
     JobStatus,
     OtpJob,
     OutcomeUnknownError,
+    Response,
     TtsJob,
     ValidationError,
 )
+from tel4vn_async._sansio import Request
 from tel4vn_async.redis._run import Run, run_status, submit
 from tel4vn_async.redis._worker import run_worker
 from tel4vn_async.testing import FakeTel4vn
@@ -202,3 +205,50 @@ async def test_bad_arguments_are_refused(redis: aioredis.Redis, pbx: AutocallCli
     empty = await submit(redis, [], run_id="empty")
     assert (await empty.status()).done
     assert [r async for r in Run(redis, "empty").results()] == []
+
+
+class _BuggyTransport:
+    """A user's transport with a bug: an exception that is no API answer, on every call."""
+
+    def __init__(self) -> None:
+        self.inner = AiohttpTransport()
+
+    async def send(
+        self, request: Request, *, url: str, headers: Mapping[str, str], timeout: float
+    ) -> Response:
+        if request.path == OTP:
+            raise RuntimeError("a bug in a custom transport")
+        return await self.inner.send(request, url=url, headers=headers, timeout=timeout)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_an_unexpected_exception_while_dialling_still_gives_one_result(
+    fake: FakeTel4vn, redis: aioredis.Redis
+) -> None:
+    """Not an answer but a bug (here a custom transport's): the job is not lost, never
+    left in flight; it ends UNKNOWN (the request was being sent), the worker goes on."""
+    run = await submit(redis, otp_jobs(3), run_id="buggy")
+    async with AutocallClient(fake.url, api_key=fake.api_key, transport=_BuggyTransport()) as pbx:
+        await work(pbx, redis, n=1)
+    status = await run.status()
+    assert (status.done, status.unknown, status.in_flight) == (True, 3, 0)
+    results = [r async for r in run.results()]
+    assert {type(r.error) for r in results} == {OutcomeUnknownError}
+    assert all("unexpected RuntimeError" in str(r.error) for r in results)
+
+
+async def test_a_job_delivered_past_arqs_tries_is_still_dialled_once(
+    fake: FakeTel4vn, pbx: AutocallClient, redis: aioredis.Redis
+) -> None:
+    """Stopping workers giving a job back spend arq's tries; a job nobody dialled is
+    never dropped for it (it would have no result): the claim ledger decides."""
+    run = await submit(redis, otp_jobs(2), run_id="tried")
+    async for key in redis.scan_iter(match="arq:job:tried:*"):
+        job_id = key.decode().removeprefix("arq:job:")
+        await redis.set(f"arq:retry:{job_id}", 7)  # as if given back seven times
+    await work(pbx, redis, n=1)
+    status = await run.status()
+    assert (status.done, status.ok) == (True, 2)
+    assert [fake.dials[callee(i)] for i in range(2)] == [1, 1]
