@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator
+from types import TracebackType
+from typing import TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -12,7 +14,38 @@ from redis.exceptions import RedisError
 from tel4vn_async._validate import check_number
 from tel4vn_async.errors import StoreError, ValidationError
 
-__all__ = ["check_prefix", "check_seconds", "connect", "masked", "store_errors"]
+__all__ = ["RedisHolder", "check_prefix", "check_seconds", "connect", "masked", "store_errors"]
+
+_H = TypeVar("_H", bound="RedisHolder")
+
+
+class RedisHolder:
+    """An object on a Redis client it was given, or made from a URL and owns: ``aclose()``
+    (and ``async with``) closes the client only in the second case."""
+
+    _redis: aioredis.Redis
+    _owns: bool
+
+    def _hold(self, redis: aioredis.Redis | str) -> None:
+        self._redis = connect(redis)
+        self._owns = self._redis is not redis
+
+    async def aclose(self) -> None:
+        """Close the Redis client if this object made it (from a URL); else do nothing."""
+        if self._owns:
+            await self._redis.aclose()
+
+    async def __aenter__(self: _H) -> _H:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
 
 _PREFIX = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 

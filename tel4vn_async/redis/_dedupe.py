@@ -16,12 +16,16 @@ from __future__ import annotations
 import asyncio
 import math
 import secrets
-from types import TracebackType
 from urllib.parse import quote
 
 import redis.asyncio as aioredis
 
-from tel4vn_async.redis._connect import check_prefix, check_seconds, connect, store_errors
+from tel4vn_async.redis._connect import (
+    RedisHolder,
+    check_prefix,
+    check_seconds,
+    store_errors,
+)
 from tel4vn_async.webhooks import Claim, EventKey
 
 __all__ = ["RedisDedupe"]
@@ -38,7 +42,7 @@ return 0
 """
 
 
-class RedisDedupe:
+class RedisDedupe(RedisHolder):
     """A webhook ``Dedupe`` store in Redis, shared by several receiver replicas.
 
     Pass one to each replica's ``webhook_app(..., dedupe=RedisDedupe(...))``: a
@@ -72,8 +76,7 @@ class RedisDedupe:
         ttl = check_seconds(ttl, "ttl")
         busy_ttl = check_seconds(busy_ttl, "busy_ttl")
         poll_interval = check_seconds(poll_interval, "poll_interval")
-        self._owns = isinstance(redis, str)
-        self._redis = connect(redis)
+        self._hold(redis)
         self.prefix = prefix
         self.ttl = ttl
         self.busy_ttl = busy_ttl
@@ -93,22 +96,6 @@ class RedisDedupe:
         """The Redis key of an event's (``call_id``, ``state``)."""
         call_id, state = event
         return f"{self.prefix}:webhook:{quote(state, safe='')}:{call_id}"
-
-    async def aclose(self) -> None:
-        """Close the Redis client if the store made it (from a URL); else do nothing."""
-        if self._owns:
-            await self._redis.aclose()
-
-    async def __aenter__(self) -> RedisDedupe:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def claim(self, key: EventKey) -> Claim:
         """Take the event if no replica has seen or holds it; say which it is otherwise.

@@ -17,7 +17,6 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -31,7 +30,7 @@ from ..bulk._reconcile import Pending, reconcile
 from ..bulk._results import BulkSummary, JobResult, JobStatus
 from ..bulk._source import Source
 from ..errors import ValidationError
-from ._connect import check_prefix, connect
+from ._connect import RedisHolder, check_prefix
 from ._format import decode_result, text
 from ._ledger import Ledger, RunKeys, check_id, count_workers
 
@@ -154,7 +153,7 @@ class RunStatus:
         )
 
 
-class Run:
+class Run(RedisHolder):
     """A distributed run in Redis: its status, its results, and reconciling them.
 
     ``submit`` returns one; ``Run(redis, run_id)`` opens an existing run from any process.
@@ -169,8 +168,7 @@ class Run:
     def __init__(self, redis: aioredis.Redis | str, run_id: str, *, prefix: str = "tel4vn") -> None:
         prefix = check_prefix(prefix)
         run_id = check_id(run_id, "run_id")
-        self._redis = connect(redis)
-        self._owns = self._redis is not redis
+        self._hold(redis)
         self._keys = RunKeys(prefix, run_id)
         self._ledger = Ledger(self._redis, self._keys, retention=RETENTION)
 
@@ -181,22 +179,6 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run({self.id!r}, prefix={self._keys.prefix!r})"
-
-    async def aclose(self) -> None:
-        """Close the Redis client if the run made it (from a URL)."""
-        if self._owns:
-            await self._redis.aclose()
-
-    async def __aenter__(self) -> Run:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def status(self) -> RunStatus:
         """The run's progress now; in-flight jobs of dead workers are settled UNKNOWN first.

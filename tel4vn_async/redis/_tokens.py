@@ -24,14 +24,18 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from types import TracebackType
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from tel4vn_async._token import Token
 from tel4vn_async.errors import ValidationError
-from tel4vn_async.redis._connect import check_prefix, check_seconds, connect, store_errors
+from tel4vn_async.redis._connect import (
+    RedisHolder,
+    check_prefix,
+    check_seconds,
+    store_errors,
+)
 
 __all__ = ["RedisTokenStore"]
 
@@ -71,7 +75,7 @@ def _check_name(name: object) -> str:
     return name
 
 
-class RedisTokenStore:
+class RedisTokenStore(RedisHolder):
     """A ``SharedTokenStore`` in Redis: one token for every process that names it alike.
 
     Give each API family and account its own ``name`` (a Call Center token is no good
@@ -113,8 +117,7 @@ class RedisTokenStore:
         prefix = check_prefix(prefix)
         lock_timeout = check_seconds(lock_timeout, "lock_timeout")
         poll_interval = check_seconds(poll_interval, "poll_interval")
-        self._owns = isinstance(redis, str)
-        self._redis = connect(redis)
+        self._hold(redis)
         self.name = name
         """What identifies the token in Redis."""
         self.key = f"{prefix}:token:{{{name}}}"
@@ -151,22 +154,6 @@ class RedisTokenStore:
     def redis(self) -> aioredis.Redis:
         """The Redis client in use."""
         return self._redis
-
-    async def aclose(self) -> None:
-        """Close the Redis client if the store made it (from a URL); else do nothing."""
-        if self._owns:
-            await self._redis.aclose()
-
-    async def __aenter__(self) -> RedisTokenStore:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # ------------------------------------------------------------------ TokenStore
 
