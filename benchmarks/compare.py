@@ -524,6 +524,9 @@ def render(report: Report, started: dt.datetime, seconds: float) -> str:
         "",
         markdown_table(TARGET_HEADER, report.target_rows),
         "",
+        "Why the missed targets are missed (what the time is spent on, what was tried): "
+        '`benchmarks/README.md`, "Where the targets stand, and why".',
+        "",
         "## Medians per client",
         "",
         markdown_table(CONTENDER_HEADER, report.contender_rows()),
