@@ -46,7 +46,7 @@ from redis.exceptions import NoScriptError, RedisError
 from .._validate import check_flag, check_int, check_number
 from ..bulk._pacing import SLOT, NotSent, Phase, Slot, paced_client, send
 from ..bulk._results import JobResult, JobStatus, dialled
-from ..errors import OutcomeUnknownError, Tel4vnError, ValidationError
+from ..errors import OutcomeUnknownError, StoreError, Tel4vnError, ValidationError
 from ._bucket import RedisThrottle, RunBucket
 from ._connect import check_prefix, connect
 from ._ledger import (
@@ -239,6 +239,12 @@ class _Worker:
                 _log.warning("job %s: back to the queue", key, exc_info=True)
                 raise Retry(defer=1) from None
             raise
+        except StoreError:
+            # The token could not be had from its store (Redis down): raised before the
+            # request went out, and any earlier attempt was refused unplaced (a 401).
+            await asyncio.shield(self._give_back(run, key))
+            _log.warning("job %s: the token store failed; back to the queue", key)
+            raise Retry(defer=1) from None
         except Tel4vnError as error:
             result = dialled(result, error=error, attempts=slot.attempts)
         except Exception as error:

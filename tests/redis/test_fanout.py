@@ -16,9 +16,12 @@ from tel4vn_async import (
     AutocallClient,
     BadRequestError,
     JobStatus,
+    MemoryTokenStore,
     OtpJob,
     OutcomeUnknownError,
     Response,
+    StoreError,
+    Token,
     TtsJob,
     ValidationError,
 )
@@ -252,3 +255,32 @@ async def test_a_job_delivered_past_arqs_tries_is_still_dialled_once(
     status = await run.status()
     assert (status.done, status.ok) == (True, 2)
     assert [fake.dials[callee(i)] for i in range(2)] == [1, 1]
+
+
+class _FlakyStore(MemoryTokenStore):
+    """A token store that cannot be read twice (its Redis down), then can."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 2
+
+    async def load(self) -> Token | None:
+        if self.failures:
+            self.failures -= 1
+            raise StoreError("Redis failed while reading the shared token (ConnectionError)")
+        return await super().load()
+
+
+async def test_a_failing_token_store_sends_the_job_back_not_to_failed(
+    fake: FakeTel4vn, redis: aioredis.Redis
+) -> None:
+    """No token because its store is down: nothing was sent, so the job goes back to the
+    queue and is dialled once the store answers, instead of ending FAILED."""
+    run = await submit(redis, otp_jobs(1), run_id="storeless")
+    store = _FlakyStore()
+    async with AutocallClient(fake.url, api_key=fake.api_key, token_store=store) as pbx:
+        await work(pbx, redis, n=1, concurrency=1)
+    status = await run.status()
+    assert (status.done, status.ok, status.failed) == (True, 1, 0)
+    assert store.failures == 0
+    assert fake.dials[callee(0)] == 1
