@@ -39,6 +39,7 @@ from ..errors import (
     AuthenticationError,
     ClientClosedError,
     OutcomeUnknownError,
+    StoreError,
     Tel4vnError,
     ValidationError,
 )
@@ -72,8 +73,8 @@ _A_CALL = Request("POST", OTP_PATH, places_call=True)
 def _not_placed(error: Tel4vnError) -> bool:
     """Whether a failure proves the call never reached the PBX, transiently: worth a retry
     on the next run of the journal."""
-    if isinstance(error, AuthenticationError | ClientClosedError):
-        return True  # refused before any processing, or never sent
+    if isinstance(error, AuthenticationError | ClientClosedError | StoreError):
+        return True  # refused before any processing, or never sent (no token to send)
     return should_retry(_A_CALL, error)
 
 

@@ -20,8 +20,11 @@ from tel4vn_async import (
     JobResult,
     JobStatus,
     JournalError,
+    MemoryTokenStore,
     OtpJob,
     OutcomeUnknownError,
+    StoreError,
+    Token,
     TtsJob,
     ValidationError,
 )
@@ -509,3 +512,27 @@ async def test_a_rerun_retries_what_was_refused_unprocessed_and_skips_other_refu
     assert (last.ok, last.skipped) == (1, 2)
     assert fake.dials[callee(7)] == 1
     assert fake.dials[callee(1)] == 1
+
+
+class _DownStore(MemoryTokenStore):
+    """A shared token store whose Redis is down: every read fails with ``StoreError``."""
+
+    async def load(self) -> Token | None:
+        raise StoreError("Redis failed while reading the shared token (ConnectionError)")
+
+
+async def test_a_token_store_failure_is_retried_by_a_rerun_of_the_journal(
+    fake: FakeTel4vn, tmp_path: Path
+) -> None:
+    """No token could be had (its store down): nothing was sent, so the journal marks the
+    jobs retryable and the next run dials them, without ``retry_failed``."""
+    journal = tmp_path / "run.jsonl"
+    async with AutocallClient(fake.url, api_key=fake.api_key, token_store=_DownStore()) as down:
+        first = await collect(down.fan_out(otp_jobs(2), journal=journal))
+    assert [r.status for r in first] == [JobStatus.FAILED] * 2
+    assert all(isinstance(r.error, StoreError) for r in first)
+    assert fake.dials[callee(0)] == fake.dials[callee(1)] == 0
+    async with AutocallClient(fake.url, api_key=fake.api_key) as pbx:
+        again = await pbx.fan_out(otp_jobs(2), journal=journal).run()
+    assert (again.ok, again.skipped) == (2, 0)
+    assert fake.dials[callee(0)] == fake.dials[callee(1)] == 1
