@@ -141,15 +141,21 @@ def run(argv: Sequence[str]) -> int:
     """Run the group on ``argv`` and turn what ends it into an exit code.
 
     ``standalone_mode=False`` lets this function, not click, decide: click's own usage
-    errors keep their message and code 2, everything else goes through ``describe``.
+    errors keep their message and code 2, on one line; everything else goes through
+    ``describe``.
     """
     settings = Settings()
     try:
         result = cli.main(args=list(argv), prog_name="tel4vn", obj=settings, standalone_mode=False)
     except click.exceptions.Exit as done:
         return int(done.exit_code)
+    except click.UsageError as error:  # one line, as every other error (section 10)
+        ctx = error.ctx
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        click.echo(f"tel4vn: {error.format_message()}{hint}", err=True)
+        return error.exit_code
     except click.ClickException as error:
-        error.show()
+        click.echo(f"tel4vn: {error.format_message()}", err=True)
         return error.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt, asyncio.CancelledError):
         click.echo("tel4vn: interrupted", err=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import signal
 import sys
 import time
@@ -238,11 +239,30 @@ def submit_csv(
                 writer.flush()
             return run.id, summary, writer
 
+    if follow:
+        _check_writable(results_path)
     run_id_done, summary, writer = _run_async(go())
     if summary is None or writer is None:
         click.echo(run_id_done)  # alone on stdout: RUN=$(tel4vn bulk otp ... --no-follow)
         return 0
     return _report(run_id_done, summary, writer, results_path)
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse a results file that could not be written, before anything is submitted: a
+    local run opens it first; a distributed one writes it only at the end of the run.
+
+    Raises:
+        CliError: its folder does not exist or cannot be written to, or it is a folder
+            (exit 1, as a file that cannot be written is in a local run).
+    """
+    folder = path.parent
+    if path.is_dir():
+        raise CliError(f"--results {path} is a folder", EXIT_API)
+    if not folder.is_dir():
+        raise CliError(f"--results {path}: no such folder {folder}", EXIT_API)
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise CliError(f"--results {path}: not writable", EXIT_API)
 
 
 async def _follow(run: Run, rows: int) -> BulkSummary:

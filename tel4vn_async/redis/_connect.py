@@ -115,6 +115,15 @@ def connect(url_or_client: str | aioredis.Redis) -> aioredis.Redis:
             f"not {type(url_or_client).__name__}",
             field="redis",
         )
+    scheme, _, rest = url_or_client.partition("://")
+    if scheme.lower() in ("redis", "rediss"):
+        database = rest.split("?", 1)[0].split("#", 1)[0].partition("/")[2]
+        if database and not database.isdigit():
+            # redis-py would quietly take database 0 for "/abc".
+            raise ValidationError(
+                f"redis must be a Redis URL with a database number, got {masked(url_or_client)}",
+                field="redis",
+            )
     try:
         client: aioredis.Redis = aioredis.Redis.from_url(url_or_client)
     except ValueError:
