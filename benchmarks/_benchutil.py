@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import platform
 import select
 import statistics
 import subprocess
@@ -23,6 +24,8 @@ from typing import Any, Literal, Protocol
 import aiohttp
 
 from tel4vn_async.testing import FakeTel4vn
+
+_ROOT = Path(__file__).resolve().parent.parent
 
 __all__ = [
     "CALLS_PATH",
@@ -255,3 +258,37 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
     finally:
         if server.stdout is not None:
             server.stdout.close()
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def git_revision() -> str:
+    """The checkout's short revision, and whether tel4vn_async/ has uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
+            cwd=_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "tel4vn_async"],  # noqa: S607
+            cwd=_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head} + uncommitted changes in tel4vn_async/" if dirty else head

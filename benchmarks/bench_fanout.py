@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from _benchutil import render_table, start_lean_server, stop_server
+from _benchutil import cpu_model, git_revision, render_table, start_lean_server, stop_server
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -351,30 +351,14 @@ def machine() -> dict[str, Any]:
 
     from tel4vn_async import _codec
 
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.lower().startswith("model name")
-        ),
-        platform.machine(),
-    )
-
-    def git(*argv: str) -> str:
-        cmd = ["git", *argv]
-        return subprocess.run(  # noqa: S603
-            cmd, cwd=ROOT, capture_output=True, text=True, check=False
-        ).stdout.strip()
-
-    dirty = git("status", "--porcelain", "--", "tel4vn_async")
     return {
-        "cpu": model,
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "os": platform.platform(),
         "python": platform.python_version(),
         "aiohttp": importlib.metadata.version("aiohttp"),
         "sdk_codec": str(_codec.CODEC),
-        "revision": git("rev-parse", "--short", "HEAD") + (" + uncommitted" if dirty else ""),
+        "revision": git_revision(),
         "load_before": os.getloadavg(),
     }
 

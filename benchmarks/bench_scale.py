@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from _benchutil import render_table, start_lean_server, stop_server
+from _benchutil import cpu_model, git_revision, render_table, start_lean_server, stop_server
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -284,23 +284,13 @@ async def measure(
 def machine() -> dict[str, Any]:
     import importlib.metadata
 
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.lower().startswith("model name")
-        ),
-        platform.machine(),
-    )
-
     def run(*argv: str) -> str:
         done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S603
         return done.stdout.strip()
 
-    dirty = run("git", "status", "--porcelain", "--", "tel4vn_async")
     server = shutil.which("redis-server") or "redis-server"
     return {
-        "cpu": model,
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "os": platform.platform(),
         "python": platform.python_version(),
@@ -308,8 +298,7 @@ def machine() -> dict[str, Any]:
         "redis-py": importlib.metadata.version("redis"),
         "arq": importlib.metadata.version("arq"),
         "redis-server": run(server, "--version").split(" sha=")[0],
-        "revision": run("git", "rev-parse", "--short", "HEAD")
-        + (" + uncommitted" if dirty else ""),
+        "revision": git_revision(),
         "load_before": os.getloadavg(),
     }
 
