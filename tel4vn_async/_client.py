@@ -79,7 +79,8 @@ class BaseClient:
                 ``TEL4VN_AUTOCALL_API_KEY``, then ``TEL4VN_API_KEY``.
             http_session: an aiohttp session to use; the client never closes one it
                 was given. By default the client makes (and closes) its own.
-            timeout: seconds allowed to connect, and to wait for each read.
+            timeout: seconds one attempt may take, from connecting to the last byte of
+                the answer.
             max_retries: retries after the first try, for failures that may be retried.
             refresh_leeway: refresh the token this many seconds before it expires
                 (at most half its lifetime).

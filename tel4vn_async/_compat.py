@@ -6,13 +6,14 @@ degrades to doing nothing rather than breaking a request, and its test fails lou
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
 import aiohttp
 from aiohttp.payload import Payload
 
-__all__ = ["AutoclosePayload", "close_connections_now", "session_middlewares"]
+__all__ = ["AutoclosePayload", "close_connections_now", "connecting", "session_middlewares"]
 
 
 def close_connections_now(session: aiohttp.ClientSession) -> None:
@@ -35,6 +36,31 @@ def session_middlewares(session: aiohttp.ClientSession) -> tuple[Any, ...]:
     own to these rather than dropping the caller's.
     """
     return tuple(getattr(session, "_middlewares", None) or ())
+
+
+_CONNECT_CODES = frozenset(
+    code
+    for cls in (aiohttp.BaseConnector, aiohttp.TCPConnector, aiohttp.UnixConnector)
+    if (code := getattr(getattr(cls, "connect", None), "__code__", None)) is not None
+)
+_MAX_AWAIT_CHAIN = 64
+
+
+def connecting(task: asyncio.Task[Any]) -> bool:
+    """Whether ``task`` is waiting in a connector's ``connect()``: nothing sent yet.
+
+    Read from the chain of coroutines the task is suspended in (``cr_await``), so only
+    worth its cost when a deadline has passed. Where aiohttp's connect is not found
+    there, the answer is False: the request may have been sent.
+    """
+    awaited: Any = task.get_coro()
+    for _ in range(_MAX_AWAIT_CHAIN):
+        if awaited is None:
+            return False
+        if getattr(awaited, "cr_code", None) in _CONNECT_CODES:
+            return True
+        awaited = getattr(awaited, "cr_await", None)
+    return False
 
 
 class AutoclosePayload(Payload):

@@ -728,10 +728,11 @@ def _unreadable(cls: object, exc: BaseException) -> TransportError:
     return TransportError(f"the response holds no readable {name}: {reason}")
 
 
-def structure(data: object, cls: type[T]) -> T:
+def structure(data: object, cls: type[T], *, owned: bool = False) -> T:
     """Structure response ``data`` into ``cls`` with the one converter.
 
-    A model's ``raw`` is a copy of ``data``.
+    A model's ``raw`` is a copy of ``data``, unless ``owned``: then ``data`` is a dict
+    nothing else holds (an answer just decoded), and ``raw`` is ``data`` itself.
 
     Raises:
         TransportError: the data cannot be read as ``cls`` at all (not an object, a
@@ -740,7 +741,9 @@ def structure(data: object, cls: type[T]) -> T:
     try:
         model = _model_function(cls)
         if model is not None:
-            return cast(T, model(data, cls))  # as cattrs calls it, without the dispatch
+            # Called as cattrs calls it (with the class: raw is a copy), without the
+            # dispatch; or, owned, as a pager calls it (raw is data).
+            return cast(T, model(data) if owned else model(data, cls))
         return converter.structure(data, cls)
     except _UNREADABLE as exc:
         raise _unreadable(cls, exc) from exc

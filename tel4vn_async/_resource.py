@@ -29,9 +29,12 @@ def unwrap(body: object, request: Request) -> Mapping[str, Any]:
     Raises:
         TransportError: the answer holds no JSON object.
     """
-    if isinstance(body, Mapping):
+    # type() first: a decoded object is a dict, and the Mapping check is an ABC's.
+    if type(body) is dict or isinstance(body, Mapping):
         data = body.get("data")
-        if isinstance(data, Mapping):
+        if data is None:
+            return body  # a flat record (a CDR)
+        if type(data) is dict or isinstance(data, Mapping):
             return data
         if isinstance(data, list) and len(data) == 1 and isinstance(data[0], Mapping):
             return data[0]
@@ -62,7 +65,8 @@ class APIResource:
         if cast_to is None:
             return body
         try:
-            return structure(unwrap(body, request), cast_to)
+            # The body was just decoded and nothing else holds it: no copy for raw.
+            return structure(unwrap(body, request), cast_to, owned=True)
         except TransportError as error:
             if not request.places_call:
                 raise

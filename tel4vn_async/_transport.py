@@ -12,7 +12,9 @@ import errno
 import functools
 import inspect
 import logging
+import math
 import os
+import sys
 import urllib.request
 import weakref
 from collections.abc import Mapping
@@ -23,7 +25,7 @@ import aiohttp
 import attrs
 
 from ._codec import dumps
-from ._compat import close_connections_now, session_middlewares
+from ._compat import close_connections_now, connecting, session_middlewares
 from ._sansio import Request
 from .errors import ClientClosedError, ConfigurationError, ConnectError, TransportError
 
@@ -58,7 +60,11 @@ class Transport(Protocol):
     async def send(
         self, request: Request, *, url: str, headers: Mapping[str, str], timeout: float
     ) -> Response:
-        """Send ``request`` to ``url`` once; ``timeout`` bounds the connect and each read."""
+        """Send ``request`` to ``url`` once, within ``timeout`` seconds (or ``request.timeout``).
+
+        The time runs from connecting to the answer's last byte; connecting alone may
+        take ``timeout``.
+        """
 
     async def aclose(self) -> None:
         """Release the connections; idempotent."""
@@ -83,10 +89,90 @@ async def _no_resend(
 
 
 @functools.lru_cache(maxsize=16, typed=True)
-def _client_timeout(connect: float, sock_read: float) -> aiohttp.ClientTimeout:
+def _client_timeout(connect: float, sock_read: float | None = None) -> aiohttp.ClientTimeout:
     # Immutable, so one object serves every request with these numbers (building one is
     # an attrs __init__, on every request otherwise).
     return aiohttp.ClientTimeout(total=None, connect=connect, sock_read=sock_read)
+
+
+class _Deadlines:
+    """The deadline of every request in flight on one loop, kept by one loop timer.
+
+    aiohttp's own read timeout arms and cancels a loop timer on every read: about a tenth
+    of a small request's CPU. Here a request costs a dict entry. The timer is armed for
+    the earliest deadline; when it fires, it cancels each task whose deadline has passed,
+    remembering that it did (``disarm`` says so: ``send`` then reports a timeout, not a
+    cancellation), and re-arms for the next deadline. A task still waiting for its
+    connection is left to aiohttp's connect timeout, which reports what is true then:
+    nothing was sent.
+    """
+
+    __slots__ = ("_at", "_due", "_expired", "_loop", "_timer")
+
+    _SLACK = 0.001
+    """A deadline this close is due: a loop timer may fire a hair early."""
+    _CONNECTING = 0.25
+    """Seconds before a due task still connecting is looked at again."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._due: dict[asyncio.Task[Any], float] = {}
+        self._expired: set[asyncio.Task[Any]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._at = math.inf
+
+    def arm(self, task: asyncio.Task[Any], seconds: float) -> None:
+        """Cancel ``task`` in ``seconds`` unless ``disarm`` is called first."""
+        when = self._loop.time() + seconds
+        self._due[task] = when
+        if when < self._at:
+            self._schedule(when)
+
+    def disarm(self, task: asyncio.Task[Any]) -> bool:
+        """Forget ``task``'s deadline; whether it had passed (the task was cancelled)."""
+        self._due.pop(task, None)
+        if task in self._expired:
+            self._expired.discard(task)
+            return True
+        return False
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._at = None, math.inf
+
+    def _schedule(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._at = when
+        self._timer = self._loop.call_at(when, self._fire)
+
+    def _fire(self) -> None:
+        self._timer, self._at = None, math.inf
+        now = self._loop.time()
+        earliest = math.inf
+        for task, when in list(self._due.items()):
+            if when <= now + self._SLACK:
+                if connecting(task):
+                    # Nothing sent yet: aiohttp's connect timeout says so (a ConnectError,
+                    # safe to retry); cancelled here, it would read "may have been sent".
+                    when = self._due[task] = now + self._CONNECTING
+                else:
+                    del self._due[task]
+                    self._expired.add(task)
+                    task.cancel()
+                    continue
+            earliest = min(earliest, when)
+        if earliest < math.inf:
+            self._schedule(earliest)
+
+
+def _timed_out(task: asyncio.Task[Any], cancelling: int) -> bool:
+    """After the deadline cancelled ``task``: whether nobody else cancelled it too."""
+    if sys.version_info >= (3, 11):
+        # As asyncio.timeout does: take back the deadline's cancel; more left is another's.
+        return task.uncancel() <= cancelling
+    return True  # Python 3.10 keeps no count: the deadline's it is
 
 
 def _reason(exc: BaseException) -> str:
@@ -139,6 +225,7 @@ class AiohttpTransport:
         self._proxies: dict[tuple[str, str], str | None] = {}
         self._last_origin: tuple[str, str | None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._deadlines: _Deadlines | None = None
         self._closed = False
         self._finalizer: weakref.finalize[Any, AiohttpTransport] | None = None
 
@@ -164,6 +251,7 @@ class AiohttpTransport:
         loop = asyncio.get_running_loop()
         if self._loop is None:
             self._loop = loop
+            self._deadlines = _Deadlines(loop)
         elif loop is not self._loop:
             raise ConfigurationError(
                 "this client was first used in another event loop; create one client per "
@@ -181,6 +269,8 @@ class AiohttpTransport:
         session, self._session = self._session, None
         if self._finalizer is not None:
             self._finalizer.detach()
+        if self._deadlines is not None:
+            self._deadlines.close()
         if session is not None and self._owns_session:
             await session.close()
 
@@ -200,7 +290,19 @@ class AiohttpTransport:
         if request.json is not None:  # encoded here, with the one codec, whoever's session
             body = dumps(request.json).encode()
             headers = {**headers, "Content-Type": "application/json"}
-        read_timeout = timeout if request.timeout is None else request.timeout
+        seconds = timeout if request.timeout is None else request.timeout
+        # The attempt's deadline: ours (one timer for every request in flight), or, run
+        # outside a task, aiohttp's read timeout. Connecting is bounded by aiohttp.
+        task = asyncio.current_task()
+        deadlines = self._deadlines
+        cancelling = 0
+        if task is not None and deadlines is not None:
+            client_timeout = _client_timeout(timeout)
+            if sys.version_info >= (3, 11):
+                cancelling = task.cancelling()
+            deadlines.arm(task, seconds)
+        else:
+            client_timeout = _client_timeout(timeout, seconds)
         # Every low-level failure of the exchange, as the SDK's error for it (inline rather
         # than a context manager: this runs on every request).
         try:
@@ -210,12 +312,23 @@ class AiohttpTransport:
                 params=request.params,
                 data=body,
                 headers=headers,
-                timeout=_client_timeout(timeout, read_timeout),
+                timeout=client_timeout,
                 # The spec's curl lines follow redirects (-L); only reads may.
                 allow_redirects=retry_safe,
                 **extra,
             ) as response:
                 answer = await response.read()
+        except asyncio.CancelledError:
+            if task is None or deadlines is None or not deadlines.disarm(task):
+                raise
+            if not _timed_out(task, cancelling):
+                raise  # cancelled from outside as well: that wins
+            raise TransportError(
+                f"{request.method} {request.path} failed after it was sent: "
+                f"timed out waiting for the answer ({seconds:g} s)",
+                method=request.method,
+                path=request.path,
+            ) from None
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             raise _connect_error(exc, request, url) from exc
         except RuntimeError as exc:
@@ -230,6 +343,11 @@ class AiohttpTransport:
                 method=request.method,
                 path=request.path,
             ) from cause
+        finally:
+            if task is not None and deadlines is not None and deadlines.disarm(task):
+                # The deadline passed as the answer came in, and its cancel was consumed
+                # on the way: the answer stands; take the cancel back.
+                _timed_out(task, cancelling)
         return Response(response.status, response.headers, answer)
 
     def _proxy_for(self, url: str) -> str | None:

@@ -225,6 +225,10 @@ def check_id(value: object, field: str, *, max_length: int = MAX_ID) -> str:
     return check_text(value, field, max_length=max_length)
 
 
+# What quote(safe="") leaves as it is, as long as check_id allows.
+_PLAIN_SEGMENT = re.compile(rf"[A-Za-z0-9_.~-]{{1,{MAX_ID}}}")
+
+
 def path_segment(value: object, field: str) -> str:
     """An id to put in a URL path: checked by ``check_id``, then quoted to stay one segment.
 
@@ -235,6 +239,8 @@ def path_segment(value: object, field: str) -> str:
     Raises:
         ValidationError: as ``check_id``, or only dots and slashes.
     """
+    if type(value) is str and _PLAIN_SEGMENT.fullmatch(value) and value.strip("."):
+        return value  # the usual id: what check_id and quote() would return unchanged
     text = check_id(value, field)
     if not text.strip("./"):
         _fail(field, f"must not be only dots and slashes, got {_show(text)}")

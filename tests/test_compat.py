@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import warnings
 
 import aiohttp
 
-from tel4vn_async._compat import AutoclosePayload, close_connections_now, session_middlewares
-from tel4vn_async.testing import FakeTel4vn
+from tel4vn_async._compat import (
+    AutoclosePayload,
+    close_connections_now,
+    connecting,
+    session_middlewares,
+)
+from tel4vn_async.testing import FakeTel4vn, Fault
 
 
 async def test_close_connections_now_closes_a_session_synchronously(fake: FakeTel4vn) -> None:
@@ -45,3 +51,23 @@ def test_an_autoclose_payload_needs_no_explicit_close() -> None:
             return ""
 
     assert Nothing(b"").autoclose is True
+
+
+async def test_connecting_tells_a_request_waiting_for_a_connection_from_one_sent(
+    fake: FakeTel4vn,
+) -> None:
+    fake.inject("/v2/call", Fault(delay=0.3))
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
+
+        async def get() -> None:
+            async with session.get(fake.url + "/v2/call") as response:
+                await response.read()
+
+        sent, waiting = asyncio.create_task(get()), None
+        await asyncio.sleep(0.1)
+        waiting = asyncio.create_task(get())
+        await asyncio.sleep(0.05)
+        assert connecting(waiting)  # the one connection is the first one's
+        assert not connecting(sent)  # sent, waiting for its answer
+        await asyncio.gather(sent, waiting)
+        assert not connecting(waiting)  # done: in no coroutine at all

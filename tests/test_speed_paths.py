@@ -4,7 +4,8 @@
   (``_convert._builder``): the objects are the model's own, frozen, equal to what
   ``__init__`` builds, and a factory that takes ``self`` sees the model.
 - The transport adds aiohttp middleware to call-placing GETs only, shares one
-  ``ClientTimeout`` per pair of timeouts, and looks a URL's proxy up once per origin.
+  ``ClientTimeout`` (for connecting: the attempt's deadline is its own), and looks a
+  URL's proxy up once per origin.
 """
 
 from __future__ import annotations
@@ -134,7 +135,9 @@ async def test_the_sdks_own_session_has_no_middleware_of_its_own() -> None:
         await transport.aclose()
 
 
-async def test_requests_share_one_client_timeout_per_pair_of_timeouts() -> None:
+async def test_requests_share_one_client_timeout_that_bounds_connecting_only() -> None:
+    # The attempt's deadline is the transport's own (tests/test_deadlines.py): aiohttp
+    # arms no timer of its own on a pooled connection.
     http = _Recording()
     transport = AiohttpTransport(http_session=http, trust_env=False)  # type: ignore[arg-type]
     url = "http://api.test/v2/call"
@@ -142,10 +145,22 @@ async def test_requests_share_one_client_timeout_per_pair_of_timeouts() -> None:
                     Request("GET", "/v2/call", timeout=120)):  # fmt: skip
         await transport.send(request, url=url, headers={}, timeout=7.5)
     first, second, longer = (call["timeout"] for call in http.calls)
-    assert first is second
-    assert (first.total, first.connect, first.sock_read) == (None, 7.5, 7.5)
-    assert (longer.total, longer.connect, longer.sock_read) == (None, 7.5, 120)
-    assert isinstance(longer, aiohttp.ClientTimeout)
+    assert first is second is longer
+    assert isinstance(first, aiohttp.ClientTimeout)
+    assert (first.total, first.connect, first.sock_connect, first.sock_read) == (
+        None, 7.5, None, None)  # fmt: skip
+
+
+async def test_outside_a_task_aiohttp_keeps_the_time() -> None:
+    http = _Recording()
+    transport = AiohttpTransport(http_session=http, trust_env=False)  # type: ignore[arg-type]
+    await transport.send(Request("GET", "/v2/call"), url="http://api.test/v2/call",
+                         headers={}, timeout=7.5)  # fmt: skip
+    transport._deadlines = None  # as when no task runs it: aiohttp's read timeout instead
+    await transport.send(Request("GET", "/v2/call", timeout=120), url="http://api.test/v2/call",
+                         headers={}, timeout=7.5)  # fmt: skip
+    fallback = http.calls[1]["timeout"]
+    assert (fallback.total, fallback.connect, fallback.sock_read) == (None, 7.5, 120)
 
 
 def test_a_proxy_is_looked_up_once_per_origin_and_right_for_each(
