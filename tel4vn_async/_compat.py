@@ -6,14 +6,19 @@ degrades to doing nothing rather than breaking a request, and its test fails lou
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from typing import Any
 
 import aiohttp
 from aiohttp.payload import Payload
 
-__all__ = ["AutoclosePayload", "close_connections_now", "connecting", "session_middlewares"]
+__all__ = [
+    "AutoclosePayload",
+    "close_connections_now",
+    "connecting",
+    "request_coroutine",
+    "session_middlewares",
+]
 
 
 def close_connections_now(session: aiohttp.ClientSession) -> None:
@@ -46,14 +51,25 @@ _CONNECT_CODES = frozenset(
 _MAX_AWAIT_CHAIN = 64
 
 
-def connecting(task: asyncio.Task[Any]) -> bool:
-    """Whether ``task`` is waiting in a connector's ``connect()``: nothing sent yet.
+def request_coroutine(context: object) -> Any:
+    """The coroutine behind ``session.request(...)``'s context manager, or None.
 
-    Read from the chain of coroutines the task is suspended in (``cr_await``), so only
+    aiohttp keeps it as ``_coro``: ``connecting`` starts from it, so what awaits the
+    request (an async generator, a wrapper, a deep stack) does not matter.
+    """
+    return getattr(context, "_coro", None)
+
+
+def connecting(awaitable: Any) -> bool:
+    """Whether a request is waiting in a connector's ``connect()``: nothing sent yet.
+
+    ``awaitable`` is the request's coroutine (``request_coroutine``) or a task awaiting
+    it. Read from the chain of coroutines it is suspended in (``cr_await``), so only
     worth its cost when a deadline has passed. Where aiohttp's connect is not found
     there, the answer is False: the request may have been sent.
     """
-    awaited: Any = task.get_coro()
+    get_coro = getattr(awaitable, "get_coro", None)
+    awaited: Any = get_coro() if get_coro is not None else awaitable
     for _ in range(_MAX_AWAIT_CHAIN):
         if awaited is None:
             return False

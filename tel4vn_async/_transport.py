@@ -25,7 +25,7 @@ import aiohttp
 import attrs
 
 from ._codec import dumps
-from ._compat import close_connections_now, connecting, session_middlewares
+from ._compat import close_connections_now, connecting, request_coroutine, session_middlewares
 from ._sansio import Request
 from .errors import ClientClosedError, ConfigurationError, ConnectError, TransportError
 
@@ -62,8 +62,8 @@ class Transport(Protocol):
     ) -> Response:
         """Send ``request`` to ``url`` once, within ``timeout`` seconds (or ``request.timeout``).
 
-        The time runs from connecting to the answer's last byte; connecting alone may
-        take ``timeout``.
+        The time runs from connecting (waiting for a pooled connection included) to the
+        answer's last byte.
         """
 
     async def aclose(self) -> None:
@@ -116,15 +116,19 @@ class _Deadlines:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._due: dict[asyncio.Task[Any], float] = {}
+        self._due: dict[asyncio.Task[Any], tuple[float, Any]] = {}
+        """Each task's deadline, and the request it awaits (what ``connecting`` reads)."""
         self._expired: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._at = math.inf
 
-    def arm(self, task: asyncio.Task[Any], seconds: float) -> None:
-        """Cancel ``task`` in ``seconds`` unless ``disarm`` is called first."""
+    def arm(self, task: asyncio.Task[Any], seconds: float, request: Any) -> None:
+        """Cancel ``task`` in ``seconds`` unless ``disarm`` is called first.
+
+        ``request``: the coroutine of the request it awaits (None: look from the task).
+        """
         when = self._loop.time() + seconds
-        self._due[task] = when
+        self._due[task] = (when, request)
         if when < self._at:
             self._schedule(when)
 
@@ -137,9 +141,10 @@ class _Deadlines:
         return False
 
     def close(self) -> None:
-        if self._timer is not None:
+        """Stop the timer, unless a request is still in flight (on a session not ours)."""
+        if self._timer is not None and not self._due:
             self._timer.cancel()
-        self._timer, self._at = None, math.inf
+            self._timer, self._at = None, math.inf
 
     def _schedule(self, when: float) -> None:
         if self._timer is not None:
@@ -151,12 +156,13 @@ class _Deadlines:
         self._timer, self._at = None, math.inf
         now = self._loop.time()
         earliest = math.inf
-        for task, when in list(self._due.items()):
+        for task, (when, request) in list(self._due.items()):
             if when <= now + self._SLACK:
-                if connecting(task):
+                if connecting(task if request is None else request):
                     # Nothing sent yet: aiohttp's connect timeout says so (a ConnectError,
                     # safe to retry); cancelled here, it would read "may have been sent".
-                    when = self._due[task] = now + self._CONNECTING
+                    when = now + self._CONNECTING
+                    self._due[task] = (when, request)
                 else:
                     del self._due[task]
                     self._expired.add(task)
@@ -292,31 +298,30 @@ class AiohttpTransport:
             headers = {**headers, "Content-Type": "application/json"}
         seconds = timeout if request.timeout is None else request.timeout
         # The attempt's deadline: ours (one timer for every request in flight), or, run
-        # outside a task, aiohttp's read timeout. Connecting is bounded by aiohttp.
+        # outside a task, aiohttp's read timeout. Connecting is bounded by aiohttp, within
+        # the same time.
         task = asyncio.current_task()
-        deadlines = self._deadlines
+        deadlines = self._deadlines if task is not None else None
         cancelling = 0
-        if task is not None and deadlines is not None:
-            client_timeout = _client_timeout(timeout)
-            if sys.version_info >= (3, 11):
-                cancelling = task.cancelling()
-            deadlines.arm(task, seconds)
-        else:
-            client_timeout = _client_timeout(timeout, seconds)
         # Every low-level failure of the exchange, as the SDK's error for it (inline rather
         # than a context manager: this runs on every request).
         try:
-            async with http.request(
+            exchange = http.request(
                 request.method,
                 url,
                 params=request.params,
                 data=body,
                 headers=headers,
-                timeout=client_timeout,
+                timeout=_client_timeout(seconds, seconds if deadlines is None else None),
                 # The spec's curl lines follow redirects (-L); only reads may.
                 allow_redirects=retry_safe,
                 **extra,
-            ) as response:
+            )
+            if task is not None and deadlines is not None:
+                if sys.version_info >= (3, 11):
+                    cancelling = task.cancelling()
+                deadlines.arm(task, seconds, request_coroutine(exchange))
+            async with exchange as response:
                 answer = await response.read()
         except asyncio.CancelledError:
             if task is None or deadlines is None or not deadlines.disarm(task):
@@ -338,8 +343,10 @@ class AiohttpTransport:
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             # The no-resend wrapper is ours: chain what aiohttp itself raised.
             cause = exc.__cause__ if isinstance(exc, _ResponseLost) else exc
+            # A client closed with the request in flight drops the connection itself.
+            reason = "the client was closed during the request" if self._closed else _reason(exc)
             raise TransportError(
-                f"{request.method} {request.path} failed after it was sent: {_reason(exc)}",
+                f"{request.method} {request.path} failed after it was sent: {reason}",
                 method=request.method,
                 path=request.path,
             ) from cause

@@ -183,7 +183,7 @@ async def test_a_cancellation_landing_with_the_deadline_stays_a_cancellation() -
             deadlines = transport._deadlines
             assert deadlines is not None
             # In the same turn of the loop as the deadline's own timer, a caller cancels.
-            loop.call_at(deadlines._due[task], task.cancel)
+            loop.call_at(deadlines._due[task][0], task.cancel)
             with pytest.raises(asyncio.CancelledError):
                 await task
             assert _settled(transport)
@@ -219,3 +219,22 @@ async def test_a_request_waiting_for_a_connection_when_its_time_is_up_was_never_
             await http.close()
         callees = [rec.query.get("phone") for rec in srv.of("/v1/click2call/async")]
         assert callees == ["0899000001"]
+
+
+async def test_a_call_cut_off_by_closing_the_client_says_so() -> None:
+    arrived = asyncio.Event()
+
+    async def arrive_and_hang(request: web.Request) -> web.StreamResponse:
+        arrived.set()
+        return await _hang(request)
+
+    async with ScriptedServer() as srv:
+        srv.routes["/v1/click2call/async"] = arrive_and_hang
+        cc = CallCenterClient(srv.url, api_key="k", timeout=5)
+        await cc.session.token()
+        call = asyncio.create_task(cc.click2call.start("101", "0899098899"))
+        await arrived.wait()
+        await cc.close()
+        with pytest.raises(OutcomeUnknownError, match="the client was closed during the request"):
+            await call
+        assert srv.count("/v1/click2call/async") == 1
