@@ -184,8 +184,12 @@ async def test_a_cancellation_landing_with_the_deadline_stays_a_cancellation() -
             assert deadlines is not None
             # In the same turn of the loop as the deadline's own timer, a caller cancels.
             loop.call_at(deadlines._due[task][0], task.cancel)
-            with pytest.raises(asyncio.CancelledError):
-                await task
+            if sys.version_info >= (3, 11):
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+            else:  # no count of cancellations: the tie reads as the timeout (CHANGELOG)
+                with pytest.raises(TransportError, match="timed out"):
+                    await task
             assert _settled(transport)
         finally:
             await transport.aclose()

@@ -369,7 +369,7 @@ async def test_wait_for_shorter_than_the_sdk_timeout_raises_the_outer_timeout(
             lambda: cc.request("GET", "/slow"),
             lambda: cc.click2call.start("101", "0899000001"),
         ):
-            with pytest.raises(TimeoutError) as info:
+            with pytest.raises(asyncio.TimeoutError) as info:
                 await asyncio.wait_for(call(), 0.1)
             assert not isinstance(info.value, Tel4vnError)
             assert settled(cc)
@@ -652,10 +652,17 @@ async def test_hundreds_of_requests_in_flight_each_keep_their_own_deadline(
             srv.url, api_key="k", http_session=http, timeout=5.0, max_retries=0
         ) as cc:
             await cc.session.token()
-            # 100 connections opened first: 200 at once overflow the server's listen
-            # backlog (128), and a dropped SYN costs a second.
+            # 200 connections opened first, 100 at a time (200 at once overflow the
+            # server's listen backlog, 128, and a dropped SYN costs a second), so that no
+            # request below waits to connect: its short deadline bounds connecting too.
+            first = [
+                asyncio.create_task(cc.request("GET", "/after", params={"after": 0.5}))
+                for _ in range(100)
+            ]
+            await until(lambda: srv.count("/after") == 100)
             await asyncio.gather(
-                *(cc.request("GET", "/after", params={"after": 0}) for _ in range(100))
+                *first,
+                *(cc.request("GET", "/after", params={"after": 0}) for _ in range(100)),
             )
             # Long deadlines armed first, short ones after: the one timer must move
             # earlier; answers at 0.2 s must come through between short deadlines firing.
@@ -738,7 +745,7 @@ async def test_fan_out_stopped_by_an_outer_timeout_lets_calls_in_flight_end_by_d
     ) as pbx:
         await pbx.session.token()
         runner = pbx.fan_out(jobs, concurrency=4)
-        with pytest.raises(TimeoutError):
+        with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(runner.run(), 0.1)
         summary = runner.summary
         assert summary is not None

@@ -1190,7 +1190,7 @@ async def test_cancelling_run_stops_pulling_and_propagates(
 async def test_timeout_around_run_is_honoured(fake: FakeTel4vn, pbx: AutocallClient) -> None:
     fake.latency = 0.02
     pulled = [0]
-    with pytest.raises(TimeoutError):
+    with pytest.raises(asyncio.TimeoutError):
         await asyncio.wait_for(
             pbx.fan_out(counting(100_000, pulled), concurrency=2).run(), timeout=0.2
         )
