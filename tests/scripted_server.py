@@ -37,6 +37,7 @@ __all__ = [
     "Responder",
     "ScriptedServer",
     "no_route",
+    "trickled",
 ]
 
 CC_TOKEN = "/v2/auth/token"
@@ -76,6 +77,24 @@ Responder = Callable[[Rec], Any]
 
 async def _generic_success(request: web.Request) -> web.StreamResponse:
     return web.json_response({"data": [], "status": "success", "call_id": "c-1"})
+
+
+def trickled(head: bytes, *, chunks: int, gap: float) -> Handler:
+    """A handler sending its headers at once, then ``head``, ``chunks`` spaces ``gap``
+    seconds apart, and ``]}``: every read comes quickly, the whole body slowly."""
+
+    async def trickle(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(head)
+        for _ in range(chunks):
+            await asyncio.sleep(gap)
+            await response.write(b" ")
+        await response.write(b"]}")
+        await response.write_eof()
+        return response
+
+    return trickle
 
 
 async def no_route(request: web.Request) -> web.StreamResponse:

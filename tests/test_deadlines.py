@@ -28,7 +28,7 @@ from tel4vn_async._sansio import Request
 from tel4vn_async._transport import AiohttpTransport
 from tel4vn_async.errors import ConnectError, OutcomeUnknownError, TransportError
 
-from .scripted_server import ScriptedServer
+from .scripted_server import ScriptedServer, trickled
 
 
 def _settled(transport: AiohttpTransport) -> bool:
@@ -42,17 +42,8 @@ async def _hang(request: web.Request) -> web.StreamResponse:
     return web.json_response({})
 
 
-async def _trickle(request: web.Request) -> web.StreamResponse:
-    # Every chunk comes well within the timeout; the whole body does not.
-    response = web.StreamResponse(headers={"Content-Type": "application/json"})
-    await response.prepare(request)
-    await response.write(b'{"data": [')
-    for _ in range(20):
-        await asyncio.sleep(0.02)
-        await response.write(b" ")
-    await response.write(b"]}")
-    await response.write_eof()
-    return response
+# Every chunk comes well within the timeout; the whole body (0.4 s) does not.
+_trickle = trickled(b'{"data": [', chunks=20, gap=0.02)
 
 
 async def test_a_hung_answer_times_out_and_leaves_nothing_behind() -> None:

@@ -50,7 +50,7 @@ from tel4vn_async._transport import AiohttpTransport, _Deadlines
 from tel4vn_async.testing import FakeTel4vn, Fault
 
 from .conftest import FAST_RETRY, ClientFactory
-from .scripted_server import ScriptedServer
+from .scripted_server import ScriptedServer, trickled
 
 OTP = "/v1/autocall/otp"
 CALLER = "0281234567"
@@ -100,17 +100,8 @@ def answer_after(seconds: float, body: Any = None) -> Callable[[web.Request], An
     return handler
 
 
-async def trickle(request: web.Request) -> web.StreamResponse:
-    """Headers at once, then a body in 10 chunks 20 ms apart: 0.2 s in all."""
-    response = web.StreamResponse(headers={"Content-Type": "application/json"})
-    await response.prepare(request)
-    await response.write(b'{"status": "success", "call_id": "c-1", "data": [')
-    for _ in range(10):
-        await asyncio.sleep(0.02)
-        await response.write(b" ")
-    await response.write(b"]}")
-    await response.write_eof()
-    return response
+# Headers at once, then a body in 10 chunks 20 ms apart: 0.2 s in all.
+trickle = trickled(b'{"status": "success", "call_id": "c-1", "data": [', chunks=10, gap=0.02)
 
 
 async def until(condition: Callable[[], bool], *, within: float = 10.0) -> None:
